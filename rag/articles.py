@@ -1,0 +1,631 @@
+"""Load article files into clean `Article` values: loaders, boilerplate removal and metadata.
+
+`load_path` never raises for a bad file: every file or record it cannot use comes back as a `Skipped`
+with the reason, and the good ones still load. Supported: .txt, .md, .html/.htm, .json, .jsonl.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.chunking import sentence_spans
+from rag.types import Article, Skipped
+
+PLAIN_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+JSON_SUFFIXES = frozenset({".json", ".jsonl"})
+SUPPORTED_SUFFIXES = PLAIN_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+# Inside a directory these are obviously not articles and are passed over without a word.
+IGNORED_SUFFIXES = frozenset(
+    {
+        ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".bmp", ".tif", ".tiff", ".avif",
+        ".mp3", ".mp4", ".wav", ".ogg", ".webm", ".mov", ".css", ".js", ".map", ".woff", ".woff2", ".ttf",
+        ".pyc", ".sqlite3", ".db", ".lock",
+    }
+)  # fmt: skip
+TITLE_MAX_CHARS = 90
+
+
+class _Skip(Exception):
+    """Internal: this file or record cannot be used; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """Metadata found in header lines or markup before the body."""
+
+    title: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+    url: str | None = None
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def load_path(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], list[Skipped]]:
+    """Load one article file, or every supported file under a directory (recursively, sorted).
+
+    Hidden files and folders are ignored, and so are files that are obviously not articles (images,
+    media, fonts) inside a directory. Returns the articles and, for everything else, why it was skipped.
+    A doc_id seen twice keeps the first article and skips the later one.
+    """
+    path = Path(path)
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    if not path.exists():
+        return [], [Skipped(str(path), "does not exist")]
+    files = list(_walk(path)) if path.is_dir() else [path]
+    seen: dict[str, str] = {}
+    for file in files:
+        if path.is_dir() and file.suffix.lower() in IGNORED_SUFFIXES:
+            continue
+        got, bad = load_file(file, max_bytes)
+        skipped.extend(bad)
+        for article in got:
+            if article.doc_id in seen:
+                skipped.append(
+                    Skipped(
+                        str(file),
+                        f"duplicate id {article.doc_id!r} (already loaded from {seen[article.doc_id]}); "
+                        "give each article a unique id or file name",
+                    )
+                )
+                continue
+            seen[article.doc_id] = str(file)
+            articles.append(article)
+    return articles, skipped
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(folder) / name
+
+
+def load_file(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], list[Skipped]]:
+    """Load one file of any supported type; see `load_path`."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        return [], [
+            Skipped(str(path), f"unsupported file type {suffix or '(none)'!r}; supported: {supported}")
+        ]
+    try:
+        raw = read_text(path, max_bytes)
+        if suffix in JSON_SUFFIXES:
+            return _load_records(path, raw)
+        if suffix in HTML_SUFFIXES:
+            return [parse_html(path.stem, raw, path=str(path))], []
+        return [parse_plain(path.stem, raw, path=str(path), markdown=suffix != ".txt")], []
+    except _Skip as e:
+        return [], [Skipped(str(path), str(e))]
+
+
+def read_text(path: Path, max_bytes: int) -> str:
+    """The file's text, decoded as UTF-8 (a byte-order mark is allowed); raises _Skip with the reason."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _Skip(f"file is larger than the limit ({size:,} bytes > {max_bytes:,}); raise max_file_mb")
+        data = path.read_bytes()
+    except OSError as e:
+        raise _Skip(f"cannot be read: {e.strerror or e}") from e
+    if not data.strip():
+        raise _Skip("empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _Skip("not UTF-8 (UTF-16 text); re-save the file as UTF-8")
+    if b"\x00" in data[:8192]:
+        raise _Skip("binary file (contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _Skip(
+            f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start} is invalid); re-save it as UTF-8"
+        ) from e
+    controls = sum(1 for ch in text[:8192] if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    if controls > 0.05 * min(len(text), 8192):
+        raise _Skip("binary file (mostly control characters), not text")
+    return text
+
+
+# ------------------------------------------------------------------------------------------- formats
+
+
+_HEADER_LINE = re.compile(
+    r"^(title|headline|source|outlet|publisher|site|url|link|date|published|published_at)\s*:\s*(\S.*)$", re.I
+)
+_LEADING_DATE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", re.I)
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def _header_fields(lines: list[str]) -> tuple[dict[str, str], int]:
+    """`key: value` lines at the very top (or in a --- front matter block); returns fields and lines used."""
+    fields: dict[str, str] = {}
+    if lines and lines[0].strip() == "---":
+        for end in range(1, min(len(lines), 60)):
+            if lines[end].strip() == "---":
+                for line in lines[1:end]:
+                    m = _HEADER_LINE.match(line.strip())
+                    if m:
+                        fields[m.group(1).lower()] = m.group(2).strip().strip("\"'")
+                return fields, end + 1
+    used = 0
+    for line in lines:
+        m = _HEADER_LINE.match(line.strip())
+        if not m:
+            break
+        fields[m.group(1).lower()] = m.group(2).strip()
+        used += 1
+    return fields, used
+
+
+def _meta_from_fields(fields: dict[str, str]) -> _Meta:
+    date_value = fields.get("published_at") or fields.get("published") or fields.get("date")
+    return _Meta(
+        title=fields.get("title") or fields.get("headline"),
+        source=fields.get("source") or fields.get("outlet") or fields.get("publisher") or fields.get("site"),
+        published_at=normalize_date(date_value) if date_value else None,
+        url=fields.get("url") or fields.get("link"),
+    )
+
+
+def parse_plain(doc_id: str, raw: str, path: str | None = None, markdown: bool = False) -> Article:
+    """An Article from plain text or Markdown (raises _Skip when no text is left)."""
+    text = normalize_text(raw).strip("\n")
+    lines = text.split("\n")
+    fields, used = _header_fields(lines)
+    meta = _meta_from_fields(fields)
+    lines = lines[used:]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    published = meta.published_at
+    if lines:
+        m = _LEADING_DATE.match(lines[0])
+        if m:
+            published = published or normalize_date(m.group(1))
+            lines[0] = lines[0][m.end() :]
+    title = meta.title
+    if markdown:
+        if lines and (m := _MD_HEADING.match(lines[0].strip())):
+            title = title or _strip_markdown(m.group(1))
+            lines = lines[1:]
+        body = _strip_markdown("\n".join(lines))
+    else:
+        body = "\n".join(lines)
+    return _finish(doc_id, body, raw, path, _Meta(title, meta.source, published, meta.url))
+
+
+def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
+    """An Article from an HTML page: trafilatura finds the main text, title, site name, date and URL."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_images=False)
+    if doc is None or not (doc.text or "").strip():
+        raise _Skip("no article text found in the HTML page")
+    # trafilatura puts one paragraph per line
+    body = "\n\n".join(line for line in doc.text.split("\n") if line.strip())
+    meta = _Meta(
+        title=doc.title or None,
+        source=doc.sitename or doc.hostname or None,
+        published_at=normalize_date(doc.date) if doc.date else None,
+        url=doc.url or None,
+    )
+    if meta.title and body.startswith(meta.title):
+        body = body[len(meta.title) :].lstrip()
+    return _finish(doc_id, body, raw, path, meta)
+
+
+def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
+    """Articles from a .json file (one object or a list of objects) or a .jsonl file (one per line)."""
+    records: list[tuple[str, Any]] = []  # (where, value)
+    skipped: list[Skipped] = []
+    if path.suffix.lower() == ".jsonl":
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                skipped.append(Skipped(str(path), f"line {number} is not valid JSON ({e.msg})"))
+    else:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise _Skip(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
+        items = data if isinstance(data, list) else [data]
+        records = [(f"record {n}", item) for n, item in enumerate(items, start=1)]
+    articles: list[Article] = []
+    for n, (where, record) in enumerate(records, start=1):
+        try:
+            articles.append(parse_record(record, default_id=f"{path.stem}-{n}", path=str(path)))
+        except _Skip as e:
+            skipped.append(Skipped(str(path), f"{where}: {e}"))
+    return articles, skipped
+
+
+def parse_record(record: Any, default_id: str, path: str | None = None) -> Article:
+    """An Article from a JSON record with id, title, source, published_at, url and body (or text)."""
+    if not isinstance(record, dict):
+        raise _Skip(f"expected a JSON object, got {type(record).__name__}")
+    body = record.get("body")
+    if body is None:
+        body = record.get("text")
+    if not isinstance(body, str) or not body.strip():
+        raise _Skip("record has no 'body' (or 'text') with article text")
+    doc_id = record.get("id")
+    doc_id = str(doc_id).strip() if isinstance(doc_id, str | int) and str(doc_id).strip() else default_id
+    date_value = record.get("published_at") or record.get("date")
+    meta = _Meta(
+        title=_opt_str(record.get("title")),
+        source=_opt_str(record.get("source")),
+        published_at=normalize_date(str(date_value)) if date_value else None,
+        url=_opt_str(record.get("url")),
+    )
+    return _finish(doc_id, normalize_text(body), body, path, meta)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _finish(doc_id: str, body: str, raw: str, path: str | None, meta: _Meta) -> Article:
+    """Clean the body and fill in whatever metadata the file did not state."""
+    text = clean_text(body)
+    if not text:
+        raise _Skip("no article text left after removing boilerplate")
+    title = (meta.title or "").strip() or derive_title(text)
+    source = meta.source or sniff_outlet(raw) or (Path(path).name if path else doc_id)
+    published = meta.published_at or find_date(text)
+    return Article(
+        doc_id=doc_id,
+        title=normalize_text(title).strip(),
+        source=normalize_text(source).strip(),
+        published_at=published,
+        url=meta.url,
+        text=text,
+        path=path,
+    )
+
+
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
+
+
+def _strip_markdown(text: str) -> str:
+    """Markdown to plain text, lightly: headings, images, links and emphasis markers."""
+    out = []
+    for line in text.split("\n"):
+        m = _MD_HEADING.match(line.strip())
+        line = m.group(1) if m else line
+        line = _MD_IMAGE.sub("", line)
+        line = _MD_LINK.sub(r"\1", line)
+        line = _MD_EMPHASIS.sub(r"\2", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------- titles
+
+
+def derive_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """A title for an article that states none: its first line when that is a headline, else its first
+    sentence, shortened to at most `limit` characters at a word boundary with "…"."""
+    first_line = text.split("\n", 1)[0].strip()
+    if _looks_like_headline(first_line):
+        return shorten(first_line, limit)
+    spans = sentence_spans(text)
+    first = text[spans[0][0] : spans[0][1]] if spans else first_line
+    return shorten(first, limit)
+
+
+def _looks_like_headline(line: str) -> bool:
+    words = line.split()
+    return 3 <= len(words) <= 20 and not line.endswith((".", ":", ",", ";")) and not line.isupper()
+
+
+def shorten(text: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters (ending in "…" if cut)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:–—-") + "…"
+
+
+# ------------------------------------------------------------------------------------------- dates
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+            ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+            ("october", "oct"), ("november", "nov"), ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d{2})"
+_DATE_PATTERNS = [
+    re.compile(r"(?<!\d)(?P<year>(?:19|20)\d{2})[-/.](?P<month>\d{1,2})[-/.](?P<day>\d{1,2})(?!\d)"),
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I),
+    re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}\b", re.I),
+    # numeric day/month/year, only when the order is unambiguous (one part above 12)
+    re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<year>(?:19|20)\d{2})(?![\d/.-])"),
+]
+
+
+def _to_iso(year: int, month: int, day: int) -> str | None:
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _match_to_iso(m: re.Match[str]) -> str | None:
+    groups = m.groupdict()
+    year = int(groups["year"])
+    if "a" in groups:
+        a, b = int(groups["a"]), int(groups["b"])
+        if a > 12 >= b:
+            return _to_iso(year, b, a)
+        if b > 12 >= a:
+            return _to_iso(year, a, b)
+        return None  # 04/05/2025: day and month cannot be told apart
+    month = groups["month"]
+    number = int(month) if month.isdigit() else _MONTHS[month.lower().rstrip(".")]
+    return _to_iso(year, number, int(groups["day"]))
+
+
+def find_date(text: str) -> str | None:
+    """The first full calendar date written in `text`, as "YYYY-MM-DD", or None.
+
+    Understands 2025-04-17, April 17, 2025 / Apr. 17th 2025, 17 April 2025 / 17th of April, 2025 and
+    numeric 17/04/2025 when the day is above 12. Dates without a year, and impossible dates, are ignored.
+    """
+    best: tuple[int, str] | None = None
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            if best is not None and m.start() >= best[0]:
+                break
+            iso = _match_to_iso(m)
+            if iso:
+                best = (m.start(), iso)
+                break
+    return best[1] if best else None
+
+
+def normalize_date(value: str) -> str | None:
+    """An ISO date from a date or timestamp string ("2025-04-17T10:00:00Z", "April 17, 2025"), or None."""
+    value = value.strip()
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    m = re.match(r"^\s*(\d{4})-(\d{2})-(\d{2})", value)
+    if m:
+        return _to_iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return find_date(value)
+
+
+# ------------------------------------------------------------------------------------------- outlet
+
+_OUTLET_HEADER = re.compile(r"^\s*(?:source|outlet|publisher|site)\s*:\s*(\S.{0,80}?)\s*$", re.I | re.M)
+_COPYRIGHT = re.compile(
+    r"^\s*(?:copyright\s*(?:©|\(c\))?|©)\s*(?:(?:19|20)\d{2}\s*(?:[-–—]\s*(?:19|20)\d{2})?\s*,?\s*)?"
+    r"(?P<name>[^\n]{2,80}?)\s*(?:[.,|]?\s*all rights reserved\.?)?\s*$",
+    re.I | re.M,
+)
+_PROPER_NAME = re.compile(r"\bThe(?: [A-Z][\w&'-]+){1,3}\b")
+
+
+def sniff_outlet(raw: str) -> str | None:
+    """The outlet that published `raw`, when the text says so, else None.
+
+    Looks for (in order) a `source:`/`outlet:`/`publisher:` header line, a "Copyright © 2014-2025 NAME"
+    line, and a name repeated inside the outlet's own appeal for support ("The Independent is ...").
+    """
+    m = _OUTLET_HEADER.search(raw)
+    if m:
+        return m.group(1).strip()
+    for m in _COPYRIGHT.finditer(raw):
+        name = m.group("name").strip(" .,-–—|")
+        if name and not name[0].isdigit() and len(name.split()) <= 10:
+            return name
+    for paragraph in re.split(r"\n\s*\n", raw):
+        if _boilerplate_hits(paragraph) >= 3:
+            names = Counter(_PROPER_NAME.findall(paragraph))
+            if names:
+                name, count = names.most_common(1)[0]
+                if count >= 2:
+                    return name
+    return None
+
+
+# ------------------------------------------------------------------------------------------- cleaning
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+
+
+def normalize_text(raw: str) -> str:
+    """NFC; no zero-width or control characters (except newlines); every space is " "; "\\n" newlines."""
+    text = unicodedata.normalize("NFC", raw).translate(_ZERO_WIDTH)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n").replace("\u2028", "\n")
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif ch == "\t" or unicodedata.category(ch) == "Zs":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf"):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# Signals of site furniture rather than reporting. Each pattern counts once per match.
+_BOILERPLATE = re.compile(
+    r"\b(?:subscribe|subscription|sign[ -]?up|newsletters?|donat(?:e|es|ion|ions|ing)|your support|"
+    r"support (?:us|now|our|independent)|read more|click here|tap here|follow us|share (?:this|on)|"
+    r"related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|no comments|"
+    r"\d+ comments?|comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|copyright|"
+    r"enter your e-?mail|e-?mail address|privacy policy|terms of (?:use|service)|cookies?|paywalls?|"
+    r"advertisement|sponsored|\d+ min(?:ute)?s? read|log ?in|sign ?in|download (?:our|the) app|"
+    r"most (?:read|popular)|you may also like|recommended for you|more from|trusted by|"
+    r"quality journalism|independent journalism|readers like you|all (?:our )?journalism)\b|©",
+    re.I,
+)
+# Markers after which a page holds only furniture (related links, comments, footer).
+_FOOTER = re.compile(
+    r"^(?:related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|\d+ comments?|"
+    r"comments?|back to top|you may also like|more from .{1,40}|recommended(?: for you)?|"
+    r"about the author|share this(?: article| story)?|copyright\b.*|©.*|all rights reserved\.?)$",
+    re.I,
+)
+_CREDIT = re.compile(
+    r"\((?:image|photo|picture|video|graphic)?\s*(?:credit|courtesy|source)s?\s*:[^)]*\)|"
+    r"\b(?:image|photo|picture) credit\b|\bphoto(?:graph)?\s*:\s|\bcredit\s*:\s|\bgetty images\b|"
+    r"\b(?:AFP|AP|Reuters|EPA|Bloomberg) (?:photo|via getty)\b|\(photo by [^)]*\)",
+    re.I,
+)
+_LINKLIKE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|(?<!\w)@\w+|#\w+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|we|us|our)\b", re.I)
+
+
+def _boilerplate_hits(text: str) -> int:
+    return len(_BOILERPLATE.findall(text))
+
+
+def _is_sentence_like(line: str) -> bool:
+    return len(line.split()) >= 6 and bool(_SENTENCE_END.search(line))
+
+
+def is_boilerplate(line: str) -> bool:
+    """Whether one line (a paragraph of text without breaks) is site furniture rather than reporting.
+
+    Short lines without sentence punctuation go with a single boilerplate signal ("Related Articles",
+    "5 minute read", "Enter your email address:"); long ones need several signals in the voice of the
+    site talking to its reader (donation and subscription appeals), or mostly links.
+    """
+    words = line.split()
+    if not words:
+        return True
+    hits = _boilerplate_hits(line)
+    links = len(_LINKLIKE.findall(line))
+    if links and links >= 0.3 * len(words):
+        return True
+    if re.match(r"^\s*(?:copyright\b|©)", line, re.I) and len(words) <= 30:
+        return True
+    if not _is_sentence_like(line) and len(words) <= 25:
+        return hits >= 1
+    if len(words) <= 40:
+        return hits >= 2 and len(_SECOND_PERSON.findall(line)) >= 1
+    second_person = len(_SECOND_PERSON.findall(line))
+    return hits >= 4 or (hits >= 3 and second_person >= 3)
+
+
+def is_caption(line: str) -> bool:
+    """Whether a line is an image caption or credit ("... (Image Credit: Reuters)", "Photo: AFP")."""
+    return bool(_CREDIT.search(line)) and len(line.split()) <= 80
+
+
+def _word_set(text: str) -> set[str]:
+    return {w.lower().replace("’", "'") for w in re.findall(r"[\w’']+", text)}
+
+
+def _is_alt_text(line: str, caption: str) -> bool:
+    """A short, unpunctuated line whose words all but repeat the caption that follows it."""
+    words = _word_set(line)
+    if not words or len(line.split()) > 20 or _SENTENCE_END.search(line):
+        return False
+    return len(words & _word_set(caption)) >= 0.6 * len(words)
+
+
+def _lines(text: str) -> list[list[str]]:
+    """Paragraphs as lists of lines; a line that starts in lower case continues the previous one."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        lines: list[str] = []
+        for line in block.split("\n"):
+            line = " ".join(line.split())
+            if not line:
+                continue
+            if lines and line[0].islower() and not _SENTENCE_END.search(lines[-1]):
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        if lines:
+            paragraphs.append(lines)
+    return paragraphs
+
+
+def _footer_start(flat: list[tuple[int, str]]) -> int | None:
+    """Index (into `flat`) of a footer marker in the second half after which little reporting follows."""
+    total = sum(len(line) for _, line in flat) or 1
+    seen = 0
+    for i, (_, line) in enumerate(flat):
+        if seen >= total / 2 and _FOOTER.match(line.rstrip(":")):
+            before = sum(len(text) for _, text in flat[:i] if _is_sentence_like(text))
+            after = sum(len(text) for _, text in flat[i:] if _is_sentence_like(text))
+            if after <= before / 2:
+                return i
+        seen += len(line)
+    return None
+
+
+def clean_text(raw: str) -> str:
+    """The reporting in `raw` without site furniture, as paragraphs separated by "\\n\\n".
+
+    Drops donation, subscription and newsletter appeals, navigation and comment prompts, copyright lines,
+    image captions with credits (and the alt text repeated before them), a footer after an end marker
+    such as "Related Articles", and repeated paragraphs. Normalises Unicode (NFC, no zero-width or control
+    characters) and whitespace; lines within a paragraph stay on their own lines.
+    """
+    paragraphs = _lines(normalize_text(raw))
+    flat = [(p, line) for p, lines in enumerate(paragraphs) for line in lines]
+    footer = _footer_start(flat)
+    if footer is not None:
+        flat = flat[:footer]
+    drop = set()
+    for i, (_, line) in enumerate(flat):
+        if is_caption(line):
+            drop.add(i)
+            if i > 0 and _is_alt_text(flat[i - 1][1], line):
+                drop.add(i - 1)
+        elif is_boilerplate(line):
+            drop.add(i)
+    kept: list[list[str]] = []
+    last_paragraph = -1
+    for i, (p, line) in enumerate(flat):
+        if i in drop:
+            continue
+        if p != last_paragraph:
+            kept.append([])
+            last_paragraph = p
+        kept[-1].append(line)
+    out: list[str] = []
+    for lines in kept:
+        paragraph = "\n".join(lines)
+        if not out or out[-1] != paragraph:
+            out.append(paragraph)
+    return "\n\n".join(out)
