@@ -35,7 +35,10 @@ def test_normalise(text: str, expected: str) -> None:
 
 
 def test_normalise_drop_articles() -> None:
-    assert m.normalise("The envoy met an aide and a minister", drop_articles=True) == "envoy met aide and minister"
+    assert (
+        m.normalise("The envoy met an aide and a minister", drop_articles=True)
+        == "envoy met aide and minister"
+    )
 
 
 def test_strip_citation_markers() -> None:
