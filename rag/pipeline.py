@@ -1,49 +1,204 @@
-"""The pipeline object the CLI, UI and eval harness use: ingest, retrieve, ask, stream."""
+"""The pipeline object the CLI, UI and eval harness use: ingest, retrieve, ask, stream.
+
+`Pipeline` owns nothing heavy itself: a `_Clients` holder builds the embedder, the Chroma store, the keyword
+index and chat models on first use (through the one factory per kind: embeddings.py, store.py, models.py)
+and is shared by every `with_options` copy, so switching the answer backend in the UI reloads nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from rag.errors import EmptyStoreError
 from rag.settings import Settings
 from rag.types import Answer, ArticleInfo, Filters, IngestReport, Passage, StreamEvent, Turn
+
+if TYPE_CHECKING:
+    import tiktoken
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.answer import Answerer
+    from rag.keyword import KeywordIndex
+    from rag.retrieve import Retriever
+    from rag.store import VectorStore
 
 ProgressFn = Callable[[int, int, str], None]
 """progress(done, total, label): called as ingest advances."""
 
+# Settings that choose which heavy clients are built; `with_options` may not change them.
+_CLIENT_KEYS = ("store_dir", "chroma_url", "collection", "embedding_model", "encoding")
 
-class Pipeline:
-    """Holds the clients built from one Settings and runs the use cases.
 
-    Heavy clients (embedder, Chroma, model) are built on first use and shared by `with_options` copies.
-    """
+class _Clients:
+    """Lazily built, thread-safe holder of the heavy clients for one store + embedder."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._embedder: Embeddings | None = None
+        self._store: VectorStore | None = None
+        self._keyword: KeywordIndex | None = None
+        self._chat: dict[str, BaseChatModel | None] = {}
+        self._reranker: Any = None
+
+    def embedder(self) -> Embeddings:
+        with self._lock:
+            if self._embedder is None:
+                from rag.embeddings import build_embedder
+
+                self._embedder = build_embedder(self._settings)
+            return self._embedder
+
+    def store(self) -> VectorStore:
+        with self._lock:
+            if self._store is None:
+                from rag.store import VectorStore, build_chroma_client
+
+                self._store = VectorStore(build_chroma_client(self._settings), self._settings.collection)
+            return self._store
+
+    def keyword_dir(self) -> Path:
+        s = self._settings
+        where = s.chroma_url or str(Path(s.store_dir).resolve())
+        tag = hashlib.sha256(where.encode()).hexdigest()[:8]
+        return Path(s.store_dir) / "keyword" / f"{s.collection}-{tag}"
+
+    def keyword(self) -> KeywordIndex:
+        """The keyword index, rebuilt first if the store was written since it was built (by anyone)."""
+        from rag.keyword import KeywordIndex
+
+        with self._lock:
+            if self._keyword is None:
+                self._keyword = KeywordIndex.open(self.keyword_dir(), self.store())
+            else:
+                self._keyword = self._keyword.refreshed(self.store())
+            return self._keyword
+
+    def rebuild_keyword(self) -> None:
+        from rag.keyword import KeywordIndex
+
+        with self._lock:
+            self._keyword = KeywordIndex.build(self.keyword_dir(), self.store())
+
+    def encoding(self) -> tiktoken.Encoding:
+        from rag.chunking import get_encoding
+
+        return get_encoding(self._settings.encoding)
+
+    def chat_model(self, settings: Settings) -> BaseChatModel | None:
+        from rag.models import build_chat_model, model_label
+
+        key = f"{model_label(settings)}|{settings.effective_threads}|{settings.llm_timeout}|{settings.openai_base_url}"
+        with self._lock:
+            if key not in self._chat:
+                self._chat[key] = build_chat_model(settings)
+            return self._chat[key]
+
+    def reranker(self) -> Any:
+        with self._lock:
+            if self._reranker is None and self._settings.reranker_path:
+                from rag.evidence import CrossEncoderReranker
+
+                self._reranker = CrossEncoderReranker(self._settings.reranker_path)
+            return self._reranker
+
+
+class Pipeline:
+    """Runs the use cases with the clients built from one Settings."""
+
+    def __init__(self, settings: Settings, clients: _Clients | None = None) -> None:
         self.settings = settings
+        self._clients = clients or _Clients(settings)
 
-    def with_options(self, **changes: object) -> Pipeline:
+    def with_options(self, **changes: Any) -> Pipeline:
         """A pipeline with some settings changed (e.g. llm, top_k) that shares this one's heavy clients."""
-        raise NotImplementedError
+        heavy = sorted(k for k in changes if k in _CLIENT_KEYS and changes[k] != getattr(self.settings, k))
+        settings = self.settings.replace(**changes)
+        if heavy:
+            return Pipeline(settings)
+        return Pipeline(settings, self._clients)
 
+    # --- ingest --------------------------------------------------------------------------------------------
     def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
-        raise NotImplementedError
+        from rag.ingest import Ingestor
+
+        c = self._clients
+        s = self.settings
+        ingestor = Ingestor(
+            store=c.store(),
+            embedder=c.embedder,
+            encoding=c.encoding(),
+            chunk_tokens=s.chunk_tokens,
+            chunk_overlap=s.chunk_overlap,
+            max_file_bytes=int(s.max_file_mb * 1_000_000),
+            on_changed=c.rebuild_keyword,
+        )
+        return ingestor.run([Path(p) for p in paths], prune=prune, progress=progress)
+
+    # --- questions -----------------------------------------------------------------------------------------
+    def _retriever(self) -> Retriever:
+        from rag.retrieve import Retriever
+
+        c = self._clients
+        s = self.settings
+        store = c.store()
+        if store.count() == 0:
+            raise EmptyStoreError(
+                f"The store at {s.chroma_url or s.store_dir} holds no articles yet. "
+                "Run `rag ingest data/articles` (or your own folder) first."
+            )
+        return Retriever(store, c.keyword, c.embedder(), s.retrieval, s.candidates, s.rrf_k)
+
+    def _answerer(self) -> Answerer:
+        from rag.answer import Answerer
+        from rag.evidence import EvidenceSelector
+        from rag.models import model_label
+
+        c = self._clients
+        s = self.settings
+        encoding = c.encoding()
+        return Answerer(
+            settings=s,
+            retriever=self._retriever(),
+            selector=EvidenceSelector(c.embedder(), c.reranker()),
+            chat_model=lambda: c.chat_model(s),
+            model_label=model_label(s),
+            count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),
+            anchor_date=self._anchor_date,
+        )
+
+    def _anchor_date(self) -> date:
+        """Relative dates in questions count back from the newest article date (or today without dates)."""
+        dates = [a.published_at for a in self.articles() if a.published_at]
+        return date.fromisoformat(max(dates)[:10]) if dates else date.today()
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]:
-        raise NotImplementedError
+        """The ranked distinct passages for a question (no evidence selection, no model)."""
+        from rag.question import validate_question
+
+        question = validate_question(question, self.settings.max_question_chars)
+        return list(self._retriever().retrieve(question, self.settings.top_k, filters).distinct)
 
     def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
-        raise NotImplementedError
+        return self._answerer().ask(question, history, filters)
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
     ) -> Iterator[StreamEvent]:
-        raise NotImplementedError
+        return self._answerer().stream(question, history, filters)
 
+    # --- the store's contents -----------------------------------------------------------------------------
     def articles(self) -> list[ArticleInfo]:
-        raise NotImplementedError
+        return self._clients.store().article_infos()
 
     def article_text(self, doc_id: str) -> str | None:
-        raise NotImplementedError
+        return self._clients.store().article_text(doc_id)
 
     def close(self) -> None:
-        raise NotImplementedError
+        """Nothing to release explicitly today; kept so callers can scope a pipeline's lifetime."""

@@ -1,0 +1,229 @@
+"""The answer chain: question (+history) -> retrieval -> evidence -> model -> verified, cited Answer.
+
+Stages, each yielding to the caller as soon as it is done:
+  1. prepare the question (validate, rewrite follow-ups, resolve relative dates);
+  2. retrieve passages and select numbered evidence sentences -> `EvidenceReady` (shown before any model runs);
+  3. abstain without calling the model when the best evidence is not relevant enough;
+  4. stream the model's draft (`Token` events) from a LangChain runnable `prompt | model`;
+  5. verify the draft against the evidence (`cite.verify`) -> `Done(answer)`.
+Whatever fails in 4 or 5 (no model, timeout, HTTP error, unverifiable draft) the user still gets the evidence.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from rag import cite
+from rag.errors import InputError, ModelError
+from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
+from rag.settings import Settings
+from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.evidence import EvidenceSelector
+    from rag.retrieve import Retriever
+
+ABSTAIN_MESSAGE = "The articles do not say. The closest passages found are listed as sources."
+UNVERIFIED_NOTICE = "The model's answer could not be verified against the articles; showing the evidence instead."
+PROMPT_MARGIN_TOKENS = 64
+
+
+@lru_cache(maxsize=4)
+def load_prompt(name: str) -> tuple[str, str]:
+    """(system, user) templates from `rag/prompts/<name>.md`, split on the `<!-- system -->`/`<!-- user -->` marks."""
+    text = resources.files("rag").joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- system -->\s*(.*?)\s*<!-- user -->\s*(.*)", text, re.S)
+    if match is None:
+        raise ModelError(f"Prompt file rag/prompts/{name}.md lacks its <!-- system --> / <!-- user --> parts.")
+    return match.group(1), match.group(2).rstrip() + "\n"
+
+
+def fence(text: str) -> str:
+    """Evidence text made safe to quote inside the prompt: no fake fences, no fake citation markers."""
+    text = re.sub(r"</?\s*evidence\s*>", " ", text, flags=re.I)
+    return cite.MARKER.sub(" ", text).replace("\n", " ").strip()
+
+
+def format_evidence(evidence: Sequence[Evidence]) -> str:
+    lines = []
+    for e in evidence:
+        span = e.primary
+        meta = ", ".join(x for x in (span.source, span.published_at or "") if x)
+        lines.append(f"[{e.n}] {fence(e.text)} ({fence(meta)})")
+    return "\n".join(lines)
+
+
+class Answerer:
+    """Runs the answer chain with the collaborators it is given (nothing is built here)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        selector: EvidenceSelector,
+        chat_model: Callable[[], BaseChatModel | None],
+        model_label: str,
+        count_tokens: Callable[[str], int],
+        anchor_date: Callable[[], date],
+    ) -> None:
+        self._settings = settings
+        self._retriever = retriever
+        self._selector = selector
+        self._chat_model = chat_model
+        self._model_label = model_label
+        self._count_tokens = count_tokens
+        self._anchor_date = anchor_date
+
+    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+        answer: Answer | None = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Done):
+                answer = event.answer
+        if answer is None:  # the stream always ends with Done; this guards a broken invariant loudly
+            raise ModelError("The answer chain ended without an answer.")
+        return answer
+
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
+        s = self._settings
+        t0 = time.perf_counter()
+        question = validate_question(question, s.max_question_chars)
+        standalone = condense(question, history)
+        dated = resolve_relative_dates(standalone, self._anchor_date())
+        filters = merge_dates(filters or Filters(), dated)
+        standalone = dated.question
+
+        retrieved = self._retriever.retrieve(standalone, s.top_k, filters)
+        t_retrieve = time.perf_counter()
+        evidence = self._selector.select(standalone, retrieved, s.evidence_max)
+        t_evidence = time.perf_counter()
+        timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
+        best = max((e.score for e in evidence), default=0.0)
+        abstain = best < s.abstain_threshold
+        yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
+
+        def done(text: str, cited: Sequence[int], unsupported: Sequence[str] = (), *, abstained: bool = False,
+                 notice: str | None = None, model: str = self._model_label) -> Done:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            timings.setdefault("generate", 0.0)
+            return Done(
+                Answer(
+                    question=question,
+                    standalone_question=standalone,
+                    text=text,
+                    abstained=abstained,
+                    citations=cite.citations_for(cited, evidence),
+                    evidence=evidence,
+                    unsupported_sentences=tuple(unsupported),
+                    retrieved=retrieved.distinct,
+                    model=model,
+                    timings_ms=timings,
+                    notice=notice,
+                )
+            )
+
+        if abstain:
+            yield done(ABSTAIN_MESSAGE, (), abstained=True)
+            return
+        fallback = cite.evidence_answer(evidence)
+        model = self._chat_model()
+        if model is None:
+            yield done(fallback.text, fallback.cited, model="none")
+            return
+
+        draft_parts: list[str] = []
+        t_gen = time.perf_counter()
+        try:
+            messages = self._messages(standalone, evidence)
+            for piece in stream_with_deadline(model, messages, s.llm_timeout):
+                if "first_token" not in timings:
+                    timings["first_token"] = (time.perf_counter() - t0) * 1000
+                draft_parts.append(piece)
+                yield Token(piece)
+        except ModelError as e:
+            timings["generate"] = (time.perf_counter() - t_gen) * 1000
+            yield done(fallback.text, fallback.cited, notice=f"{e} Showing the evidence instead.")
+            return
+        timings["generate"] = (time.perf_counter() - t_gen) * 1000
+        draft = "".join(draft_parts).strip()
+        verified = cite.verify(draft, evidence, standalone)
+        if not verified.cited and cite.is_abstention(draft):
+            yield done(ABSTAIN_MESSAGE, (), abstained=True)
+        elif not verified.text:
+            yield done(fallback.text, fallback.cited, verified.unsupported, notice=UNVERIFIED_NOTICE)
+        else:
+            yield done(verified.text, verified.cited, verified.unsupported)
+
+    def _messages(self, question: str, evidence: Sequence[Evidence]) -> list[Any]:
+        """The prompt, with evidence trimmed from the least relevant end to fit the model's context window."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        system, user = load_prompt("answer")
+        budget = self._settings.context_window - self._settings.max_answer_tokens - PROMPT_MARGIN_TOKENS
+        kept = list(evidence)
+        while True:
+            rendered = user.format(question=question, evidence=format_evidence(kept))
+            used = self._count_tokens(system) + self._count_tokens(rendered)
+            if used <= budget or len(kept) <= 1:
+                break
+            kept.pop()
+        if used > budget:
+            raise InputError(
+                f"The question and the top evidence need {used} tokens but the model's context allows {budget}. "
+                "Ask a shorter question or raise context_window."
+            )
+        return [SystemMessage(system), HumanMessage(rendered)]
+
+
+def stream_with_deadline(model: BaseChatModel, messages: list[Any], timeout: float) -> Iterator[str]:
+    """Text pieces of the model's reply; ModelError if it fails or the whole reply takes longer than `timeout`.
+
+    The model runs in a worker thread so a hung connection cannot hang the caller; when the caller stops
+    early (e.g. the user pressed Stop) the worker is told to stop reading.
+    """
+    from rag.models import classify_model_error
+
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for chunk in model.stream(messages):
+                if stop.is_set():
+                    return
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    events.put(("text", text))
+            events.put(("end", None))
+        except Exception as e:  # any backend failure becomes a message for the user
+            events.put(("error", e))
+
+    threading.Thread(target=worker, name="rag-generate", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ModelError(f"The model did not finish within {timeout:g} s.")
+            try:
+                kind, value = events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise ModelError(classify_model_error(value)) from value
+            yield value
+    finally:
+        stop.set()

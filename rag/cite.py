@@ -1,0 +1,217 @@
+"""Citations: parse `[n]` markers, attach missing ones, and verify every answer sentence (pure).
+
+The contract: evidence items carry stable numbers into the prompt; a marker that names no evidence item is
+dropped; a sentence without a marker gets the evidence that best matches it; a sentence whose names and
+numbers appear in none of its cited evidence is unsupported and is removed from the answer (and reported).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.keyword import normalize, tokenize
+from rag.types import Citation, Evidence
+
+MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+_CAPITALISED = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w’'\-]*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ\[])")
+NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion "
+    "dozen dozens hundreds thousands millions".split()
+)
+# Capitalised words that carry no checkable claim (sentence openers, titles, pronouns, calendar words).
+NOT_NAMES = frozenset(
+    normalize(w)
+    for w in """I The A An He She They It We You This That These Those There Here His Her Their Its Our
+    According In On At As By For From To Of And But Or So If When While After Before During Also However
+    Mr Mrs Ms Dr Sir President Prime Minister Secretary Foreign Minister Chancellor Envoy Special Chief Staff
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
+    September October November December Yes No Both Some Several Other Others Meanwhile Answer Evidence
+    Sources Source Article Articles Not None""".split()
+)
+ABSTENTION = re.compile(
+    r"(?:articles?|evidence|context|sources?|text|passages?)\s+(?:do(?:es)?\s*n[o']t|did\s*n[o']t)\s+"
+    r"(?:say|mention|contain|specify|state|include|provide|answer|report)"
+    r"|\bno\s+(?:information|mention|evidence)\b|\bnot\s+(?:mentioned|specified|stated|provided|reported)\b"
+    r"|\b(?:cannot|can't|unable\s+to)\s+(?:be\s+)?(?:answer|determin|find|tell)",
+    re.IGNORECASE,
+)
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every cited number in order of appearance, repeats removed: "[2] x [1, 2]" -> [2, 1]."""
+    seen: dict[int, None] = {}
+    for match in MARKER.finditer(text):
+        for part in re.split(r"[,;]", match.group(1)):
+            seen.setdefault(int(part), None)
+    return list(seen)
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s{2,}", " ", MARKER.sub("", text)).strip()
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer text into sentences (lines first, so bullet lists stay one item per sentence)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
+        if line:
+            out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return out
+
+
+def key_terms(sentence: str) -> set[str]:
+    """The checkable claims of a sentence: capitalised names and numbers, normalised.
+
+    The first word of the sentence counts only when the next word is capitalised too ("Marco Rubio met...").
+    """
+    plain = strip_markers(sentence)
+    terms: set[str] = set()
+    matches = list(_CAPITALISED.finditer(plain))
+    for i, match in enumerate(matches):
+        word = normalize(match.group(0)).replace("’", "'").removesuffix("'s").strip("'-")
+        if not word or word in NOT_NAMES:
+            continue
+        at_start = plain[: match.start()].strip(" \"“‘(-*•") == ""
+        next_is_name = i + 1 < len(matches) and matches[i + 1].start() == match.end() + 1
+        if at_start and not next_is_name:
+            continue
+        terms.add(word)
+    terms.update(_NUMBER.findall(plain))
+    terms.update(w for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS)
+    return terms
+
+
+def covered(terms: set[str], texts: Sequence[str]) -> set[str]:
+    """The terms that occur (normalised, as whole words) in at least one of `texts`."""
+    haystack = " ".join(normalize(t).replace("’", "'") for t in texts)
+    return {t for t in terms if re.search(r"(?<!\w)" + re.escape(t) + r"(?!\w)", haystack)}
+
+
+def overlap(sentence: str, evidence_text: str) -> float:
+    """Share of the sentence's content words found in the evidence text (0..1; 0 for a sentence without words)."""
+    words = set(tokenize(strip_markers(sentence)))
+    if not words:
+        return 0.0
+    return len(words & set(tokenize(evidence_text))) / len(words)
+
+
+def is_abstention(text: str) -> bool:
+    """True when the model's draft says the evidence does not contain the answer."""
+    return bool(ABSTENTION.search(text))
+
+
+@dataclass(frozen=True)
+class Verified:
+    """An answer after verification: `text` keeps only supported sentences, each ending in its markers."""
+
+    text: str
+    cited: tuple[int, ...]
+    unsupported: tuple[str, ...]
+
+
+MIN_OVERLAP = 0.34
+
+
+def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Verified:
+    """Check each sentence of `draft` against the evidence it cites, attaching or correcting citations.
+
+    A sentence is supported when all its names and numbers occur in its cited evidence (or the question) and
+    it shares at least MIN_OVERLAP of its content words with that evidence. A sentence with no citation, or
+    with citations that do not support it, is matched against every evidence item instead.
+    """
+    by_n = {e.n: e for e in evidence}
+    question_terms = key_terms(question) if question else set()
+    kept: list[str] = []
+    cited: dict[int, None] = {}
+    unsupported: list[str] = []
+    for sentence in split_answer(draft):
+        claim = strip_markers(sentence)
+        if not re.search(r"\w", claim):
+            continue
+        terms = key_terms(claim) - question_terms
+        marked = [n for n in parse_markers(sentence) if n in by_n]
+        support = _supporting(claim, terms, [by_n[n] for n in marked])
+        if not support:
+            support = _supporting(claim, terms, _best_matches(claim, evidence))
+        if not support:
+            unsupported.append(claim)
+            continue
+        for n in support:
+            cited.setdefault(n, None)
+        kept.append(_with_markers(claim, support))
+    return Verified(text="\n".join(kept) if _is_list(draft) else " ".join(kept), cited=tuple(cited),
+                    unsupported=tuple(unsupported))
+
+
+def _supporting(claim: str, terms: set[str], candidates: Sequence[Evidence]) -> list[int]:
+    if not candidates:
+        return []
+    texts = [e.text for e in candidates]
+    if covered(terms, texts) != terms:
+        return []
+    if max(overlap(claim, t) for t in texts) < MIN_OVERLAP and not terms:
+        return []
+    # cite only the items that contribute: those holding a term or sharing words with the claim
+    useful = [e.n for e in candidates if covered(terms, [e.text]) or overlap(claim, e.text) >= MIN_OVERLAP]
+    return useful or [candidates[0].n]
+
+
+def _best_matches(claim: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """Evidence items ranked by word overlap with the claim; the ones above the floor, at most three."""
+    ranked = sorted(evidence, key=lambda e: -overlap(claim, e.text))
+    return [e for e in ranked if overlap(claim, e.text) >= MIN_OVERLAP / 2][:3]
+
+
+def _with_markers(claim: str, ns: Sequence[int]) -> str:
+    markers = "".join(f"[{n}]" for n in ns)
+    stripped = claim.rstrip()
+    if stripped and stripped[-1] in ".!?" and not stripped.endswith("..."):
+        return f"{stripped[:-1]} {markers}{stripped[-1]}"
+    return f"{stripped} {markers}"
+
+
+def _is_list(draft: str) -> bool:
+    return sum(1 for line in draft.splitlines() if re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", line)) >= 2
+
+
+def citations_for(ns: Sequence[int], evidence: Sequence[Evidence]) -> tuple[Citation, ...]:
+    """One Citation per cited evidence number, pointing at the evidence's first (best-ranked) source span."""
+    by_n = {e.n: e for e in evidence}
+    out = []
+    for n in ns:
+        e = by_n.get(n)
+        if e is None:
+            continue
+        span = e.primary
+        out.append(
+            Citation(
+                n=n,
+                doc_id=span.doc_id,
+                title=span.title,
+                source=span.source,
+                published_at=span.published_at,
+                chunk_id=span.chunk_id,
+                quote=e.text,
+                start=span.start,
+                end=span.end,
+            )
+        )
+    return tuple(sorted(out, key=lambda c: c.n))
+
+
+def evidence_answer(evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.8) -> Verified:
+    """The answer without a model: the most relevant evidence sentences themselves, each citing itself.
+
+    Sentences scoring below `relative_floor` x the best score are left out; at least one is always kept.
+    """
+    if not evidence:
+        return Verified("", (), ())
+    top = max(e.score for e in evidence)
+    chosen = [e for e in evidence if e.score >= relative_floor * top][:max_sentences] or [evidence[0]]
+    return Verified(" ".join(_with_markers(e.text, [e.n]) for e in chosen), tuple(e.n for e in chosen), ())

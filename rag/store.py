@@ -1,0 +1,274 @@
+"""The vector store: Chroma, embedded (PersistentClient) or a server (`chroma run`), plus the ingest record.
+
+Chroma itself is the record of what was ingested: every chunk carries its article's metadata and content
+hash, so the store can say which articles it holds and which chunk ids each has without a second database
+that could disagree with it. Chunk ids derive from content, so writes are idempotent upserts.
+
+A `generation` token in the collection metadata changes after every write; the keyword index remembers the
+generation it was built from and rebuilds when they differ (several writers may share one server).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from rag.errors import ConfigError, StoreError
+from rag.settings import Settings
+from rag.types import Article, ArticleInfo, Chunk, Filters
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+# Chroma caps a single add at its max batch size; stay well below it.
+WRITE_BATCH = 1000
+READ_PAGE = 5000
+HNSW_CONFIG = {"space": "cosine", "ef_construction": 200, "ef_search": 128, "max_neighbors": 32}
+
+
+def build_chroma_client(settings: Settings) -> ClientAPI:
+    """The one place a Chroma client is constructed: a server when `chroma_url` is set, else embedded."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"chroma_url must look like http://host:port, got {settings.chroma_url!r}.")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as e:  # chromadb raises plain exceptions for connection failures
+            raise StoreError(
+                f"Cannot reach the Chroma server at {settings.chroma_url}: {e}. Start it with "
+                f"`chroma run --path DIR --host 127.0.0.1 --port PORT` or unset RAG_CHROMA_URL."
+            ) from e
+    path = Path(settings.store_dir) / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise StoreError(
+            f"The store directory {settings.store_dir} is not writable ({e.strerror}). "
+            f"Choose another with --store-dir or RAG_STORE_DIR."
+        ) from e
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store knows about one ingested article."""
+
+    doc_id: str
+    content_hash: str
+    path: str | None
+    chunk_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One chunk as read back from the store (text plus the metadata written at ingest)."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+    """The metadata stored beside each chunk (Chroma metadata values must be scalars)."""
+    return {
+        "doc_id": article.doc_id,
+        "title": article.title,
+        "source": article.source,
+        "published_at": article.published_at or "",
+        "published_day": date_key(article.published_at),
+        "url": article.url or "",
+        "path": article.path or "",
+        "article_hash": article.content_hash,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "n_tokens": chunk.n_tokens,
+    }
+
+
+def date_key(iso_date: str | None) -> int:
+    """20250417 for "2025-04-17"; 0 when there is no date (Chroma compares numbers, not strings)."""
+    if not iso_date:
+        return 0
+    return int(iso_date[:10].replace("-", ""))
+
+
+def where_clause(filters: Filters | None) -> dict[str, Any] | None:
+    """Translate Filters into a Chroma `where` clause (None when nothing is filtered)."""
+    if filters is None or filters.empty:
+        return None
+    parts: list[dict[str, Any]] = []
+    if filters.sources:
+        parts.append({"source": {"$in": list(filters.sources)}})
+    if filters.since:
+        parts.append({"published_day": {"$gte": date_key(filters.since)}})
+    if filters.until:
+        parts.append({"published_day": {"$lte": date_key(filters.until)}})
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+class VectorStore:
+    """A Chroma collection holding chunk texts, their embeddings and article metadata."""
+
+    def __init__(self, client: ClientAPI, collection_name: str) -> None:
+        self._client = client
+        try:
+            self._collection: Collection = client.get_or_create_collection(
+                collection_name,
+                configuration={"hnsw": HNSW_CONFIG},  # type: ignore[typeddict-item]
+                embedding_function=None,
+                metadata={"generation": "empty"},
+            )
+        except Exception as e:
+            raise StoreError(f"Cannot open the Chroma collection {collection_name!r}: {e}") from e
+
+    # --- reading ---------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self._collection.count()
+
+    def generation(self) -> str:
+        """A token that changes whenever the collection is written to (by any process)."""
+        try:
+            fresh = self._client.get_collection(self._collection.name, embedding_function=None)
+        except Exception as e:
+            raise StoreError(f"The Chroma collection {self._collection.name!r} is gone: {e}") from e
+        return str((fresh.metadata or {}).get("generation", ""))
+
+    def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
+        """Every chunk in the store, page by page (ids, texts and metadata)."""
+        include: list[Any] = ["metadatas", "documents"] if include_text else ["metadatas"]
+        offset = 0
+        while True:
+            page = self._collection.get(include=include, limit=READ_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            docs = page.get("documents") or [""] * len(ids)
+            for cid, doc, meta in zip(ids, docs, page["metadatas"] or [], strict=True):
+                yield StoredChunk(cid, doc or "", dict(meta or {}))
+            offset += len(ids)
+
+    def articles(self) -> dict[str, StoredArticle]:
+        """The ingest record: every article in the store with its content hash and chunk ids."""
+        hashes: dict[str, str] = {}
+        paths: dict[str, str | None] = {}
+        ids: dict[str, set[str]] = {}
+        for chunk in self.iter_chunks(include_text=False):
+            doc_id = str(chunk.metadata.get("doc_id", ""))
+            ids.setdefault(doc_id, set()).add(chunk.chunk_id)
+            hashes[doc_id] = str(chunk.metadata.get("article_hash", ""))
+            paths[doc_id] = str(chunk.metadata.get("path") or "") or None
+        return {d: StoredArticle(d, hashes[d], paths[d], frozenset(ids[d])) for d in ids}
+
+    def article_infos(self) -> list[ArticleInfo]:
+        infos: dict[str, dict[str, Any]] = {}
+        for chunk in self.iter_chunks(include_text=False):
+            m = chunk.metadata
+            info = infos.setdefault(str(m.get("doc_id")), {"meta": m, "chunks": 0})
+            info["chunks"] += 1
+        return sorted(
+            (
+                ArticleInfo(
+                    doc_id=doc_id,
+                    title=str(v["meta"].get("title", "")),
+                    source=str(v["meta"].get("source", "")),
+                    published_at=str(v["meta"].get("published_at") or "") or None,
+                    url=str(v["meta"].get("url") or "") or None,
+                    path=str(v["meta"].get("path") or "") or None,
+                    chunks=v["chunks"],
+                )
+                for doc_id, v in infos.items()
+            ),
+            key=lambda a: a.doc_id,
+        )
+
+    def article_text(self, doc_id: str) -> str | None:
+        """The cleaned article text, rebuilt from its chunks' spans (chunks overlap; spans place them)."""
+        page = self._collection.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])
+        pieces = sorted(
+            ((int(m["start"]), int(m["end"]), d) for m, d in zip(page["metadatas"] or [], page["documents"] or [],
+                                                                  strict=True)),
+        )
+        if not pieces:
+            return None
+        length = max(end for _, end, _ in pieces)
+        buf = [" "] * length
+        for start, _end, text in pieces:
+            buf[start : start + len(text)] = text
+        return "".join(buf)
+
+    def query(self, embedding: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[StoredChunk, float]]:
+        """The k nearest chunks with their cosine similarity (1 - cosine distance), best first."""
+        if k <= 0 or self.count() == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[list(embedding)],
+            n_results=k,
+            where=where_clause(filters),
+            include=["metadatas", "documents", "distances"],
+        )
+        out: list[tuple[StoredChunk, float]] = []
+        for cid, doc, meta, dist in zip(
+            result["ids"][0],
+            (result["documents"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            (result["distances"] or [[]])[0],
+            strict=True,
+        ):
+            out.append((StoredChunk(cid, doc or "", dict(meta or {})), 1.0 - float(dist)))
+        return out
+
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        page = self._collection.get(ids=list(ids), include=["metadatas", "documents"])
+        by_id = {
+            cid: StoredChunk(cid, doc or "", dict(meta or {}))
+            for cid, doc, meta in zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    # --- writing ---------------------------------------------------------------------------------------------
+    def upsert(
+        self,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        for i in range(0, len(ids), WRITE_BATCH):
+            self._collection.upsert(
+                ids=list(ids[i : i + WRITE_BATCH]),
+                embeddings=[list(e) for e in embeddings[i : i + WRITE_BATCH]],
+                documents=list(documents[i : i + WRITE_BATCH]),
+                metadatas=list(metadatas[i : i + WRITE_BATCH]),  # type: ignore[arg-type]
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), WRITE_BATCH):
+            self._collection.delete(ids=list(ids[i : i + WRITE_BATCH]))
+
+    def bump_generation(self) -> str:
+        token = uuid.uuid4().hex
+        self._collection.modify(metadata={"generation": token})
+        return token
