@@ -224,19 +224,22 @@ def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
     )
     if meta.title and body.startswith(meta.title):
         body = body[len(meta.title) :].lstrip()
+    if not any(_is_sentence_like(line) for line in body.split("\n")):
+        # a page of links or a bare menu: trafilatura found no running text
+        raise _Skip("no article text found in the HTML page")
     return _finish(doc_id, body, raw, path, meta)
 
 
 def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
     """Articles from a .json file (one object or a list of objects) or a .jsonl file (one per line)."""
-    records: list[tuple[str, Any]] = []  # (where, value)
+    records: list[tuple[str, int, Any]] = []  # (where, number, value); number is the line or position
     skipped: list[Skipped] = []
     if path.suffix.lower() == ".jsonl":
         for number, line in enumerate(raw.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                records.append((f"line {number}", json.loads(line)))
+                records.append((f"line {number}", number, json.loads(line)))
             except json.JSONDecodeError as e:
                 skipped.append(Skipped(str(path), f"line {number} is not valid JSON ({e.msg})"))
     else:
@@ -245,9 +248,9 @@ def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
         except json.JSONDecodeError as e:
             raise _Skip(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
         items = data if isinstance(data, list) else [data]
-        records = [(f"record {n}", item) for n, item in enumerate(items, start=1)]
+        records = [(f"record {n}", n, item) for n, item in enumerate(items, start=1)]
     articles: list[Article] = []
-    for n, (where, record) in enumerate(records, start=1):
+    for where, n, record in records:
         try:
             articles.append(parse_record(record, default_id=f"{path.stem}-{n}", path=str(path)))
         except _Skip as e:
@@ -256,7 +259,10 @@ def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
 
 
 def parse_record(record: Any, default_id: str, path: str | None = None) -> Article:
-    """An Article from a JSON record with id, title, source, published_at, url and body (or text)."""
+    """An Article from a JSON record with id, title, source, published_at, url and body (or text).
+
+    Without an `id` the article gets `default_id` (the loader passes "<file stem>-<line or position>").
+    """
     if not isinstance(record, dict):
         raise _Skip(f"expected a JSON object, got {type(record).__name__}")
     body = record.get("body")
@@ -328,6 +334,8 @@ def derive_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
         return shorten(first_line, limit)
     spans = sentence_spans(text)
     first = text[spans[0][0] : spans[0][1]] if spans else first_line
+    if first.endswith(".") and not first.endswith(".."):
+        first = first[:-1]  # a title carries no full stop
     return shorten(first, limit)
 
 
@@ -430,7 +438,8 @@ def normalize_date(value: str) -> str | None:
 
 _OUTLET_HEADER = re.compile(r"^\s*(?:source|outlet|publisher|site)\s*:\s*(\S.{0,80}?)\s*$", re.I | re.M)
 _COPYRIGHT = re.compile(
-    r"^\s*(?:copyright\s*(?:©|\(c\))?|©)\s*(?:(?:19|20)\d{2}\s*(?:[-–—]\s*(?:19|20)\d{2})?\s*,?\s*)?"
+    r"^\s*(?:copyright\s*(?:©|\(c\))|copyright(?=\s+(?:19|20)\d{2})|©)\s*"
+    r"(?:(?:19|20)\d{2}\s*(?:[-–—]\s*(?:19|20)\d{2})?\s*,?\s*)?"
     r"(?P<name>[^\n]{2,80}?)\s*(?:[.,|]?\s*all rights reserved\.?)?\s*$",
     re.I | re.M,
 )
@@ -528,7 +537,7 @@ def is_boilerplate(line: str) -> bool:
     site talking to its reader (donation and subscription appeals), or mostly links.
     """
     words = line.split()
-    if not words:
+    if not words or _FOOTER.match(line.rstrip(":")):
         return True
     hits = _boilerplate_hits(line)
     links = len(_LINKLIKE.findall(line))
