@@ -501,62 +501,78 @@ FAULT_MESSAGES: dict[str, str] = {
     "again later.",
     "malformed": "The model endpoint returned a response that is not valid OpenAI-style JSON. Check that "
     "RAG_OPENAI_BASE_URL points at an OpenAI-compatible API.",
-    "truncated": "The connection to the model endpoint broke off in the middle of the answer.",
+    "truncated": "The model endpoint closed the connection before the answer was complete.",
     "unavailable": "The model is not available.",
     "other": "The model backend failed unexpectedly.",
 }
 
-# Exception class names, matched anywhere in the class's MRO.
-_TIMEOUT_NAMES = {"APITimeoutError", "TimeoutException", "TimeoutError", "timeout"}
-_CONNECTION_NAMES = {"APIConnectionError", "ConnectError", "ConnectionError", "NetworkError"}
-_TRUNCATED_NAMES = {"RemoteProtocolError", "IncompleteRead", "ChunkedEncodingError", "ReadError"}
-_MALFORMED_NAMES = {"APIResponseValidationError", "JSONDecodeError", "ValidationError", "DecodingError"}
+# Exception class names (openai, langchain-core, httpx/httpx2, h11, stdlib), matched anywhere in the MRO.
+_NAMED_FAULTS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("timeout", frozenset({"APITimeoutError", "ModelTimeoutError", "TimeoutException", "TimeoutError"})),
+    ("truncated", frozenset({"RemoteProtocolError", "IncompleteRead", "ChunkedEncodingError"})),
+    ("malformed", frozenset({"APIResponseValidationError", "JSONDecodeError", "DecodingError"})),
+    ("rate_limit", frozenset({"ModelRateLimitError"})),
+    ("auth", frozenset({"ModelAuthenticationError", "ModelPermissionDeniedError"})),
+    ("not_found", frozenset({"ModelNotFoundError"})),
+    ("bad_request", frozenset({"ContextOverflowError", "ModelInvalidRequestError"})),
+    (
+        "connection",
+        frozenset({"APIConnectionError", "ModelConnectionError", "ConnectError", "ConnectionError"}),
+    ),
+)
+# When the exception chain holds several clues, the most specific one wins (a truncated stream surfaces
+# as a "connection error" wrapping the protocol error that says what actually happened).
+_FAULT_PRIORITY = (
+    "unavailable",
+    "rate_limit",
+    "auth",
+    "not_found",
+    "server_error",
+    "bad_request",
+    "timeout",
+    "truncated",
+    "malformed",
+    "connection",
+)
 
 
 def model_fault(exc: BaseException) -> str:
     """The kind of a backend failure: a key of FAULT_MESSAGES ("timeout", "rate_limit", "truncated", ...).
 
-    Works on openai, httpx(2), ollama and stdlib exceptions by class name and HTTP status, following the
-    `__cause__`/`__context__` chain, so no client library needs importing here.
+    Works on openai, langchain, httpx(2), ollama and stdlib exceptions by HTTP status and class name along
+    the `__cause__`/`__context__` chain, so no client library needs importing here.
     """
+    found: set[str] = set()
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        kind = _fault_of(current)
-        if kind is not None:
-            return kind
+        found.update(_faults_of(current))
         current = current.__cause__ or current.__context__
-    return "other"
+    return next((kind for kind in _FAULT_PRIORITY if kind in found), "other")
 
 
-def _fault_of(exc: BaseException) -> str | None:
+def _faults_of(exc: BaseException) -> set[str]:
     if isinstance(exc, ModelUnavailableError):
-        return "unavailable"
-    names = {cls.__name__ for cls in type(exc).__mro__}
+        return {"unavailable"}
+    kinds: set[str] = set()
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 400:
         if status == 429:
-            return "rate_limit"
-        if status in (401, 403):
-            return "auth"
-        if status == 404:
-            return "not_found"
-        if status in (408, 504):
-            return "timeout"
-        if status >= 500:
-            return "server_error"
-        return "bad_request"
-    # Timeouts first: APITimeoutError is also an APIConnectionError.
-    if names & _TIMEOUT_NAMES:
-        return "timeout"
-    if names & _TRUNCATED_NAMES:
-        return "truncated"
-    if names & _CONNECTION_NAMES:
-        return "connection"
-    if names & _MALFORMED_NAMES:
-        return "malformed"
-    return None
+            kinds.add("rate_limit")
+        elif status in (401, 403):
+            kinds.add("auth")
+        elif status == 404:
+            kinds.add("not_found")
+        elif status in (408, 504):
+            kinds.add("timeout")
+        elif status >= 500:
+            kinds.add("server_error")
+        else:
+            kinds.add("bad_request")
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    kinds.update(kind for kind, known in _NAMED_FAULTS if names & known)
+    return kinds
 
 
 def classify_model_error(exc: BaseException) -> str:

@@ -1,0 +1,1 @@
+"""Deterministic fakes shared by the tests (e.g. an OpenAI-compatible HTTP server)."""
