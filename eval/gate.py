@@ -1,0 +1,116 @@
+"""The regression gate: compare a fresh summary.json with a committed baseline.
+
+    problems = find_regressions(summary, load_summary(Path("eval/baselines/fast-none")))
+    if problems: print("\n".join(problems)); exit 1
+
+A metric regresses when it moves the wrong way by more than its tolerance (absolute). Runs that are not
+comparable (different gold file, corpus, k, question count or backend) are reported as problems too, since
+their numbers say nothing about a regression: regenerate the baseline when the gold data changes on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rag.errors import EvalError
+
+# metric -> largest tolerated absolute drop
+HIGHER_IS_BETTER: dict[str, float] = {
+    "accuracy": 0.05,
+    "overall_accuracy": 0.05,
+    "fact_recall": 0.05,
+    "hit_at_k": 0.05,
+    "recall_at_k": 0.05,
+    "mrr": 0.05,
+    "abstention_recall": 0.10,
+    "citation_grounding": 0.05,
+    "citation_precision": 0.10,
+}
+# metric -> largest tolerated absolute rise
+LOWER_IS_BETTER: dict[str, float] = {
+    "false_abstention_rate": 0.10,
+}
+# settings that change what the numbers mean: a baseline made with another value is not comparable
+COMPARABLE_SETTINGS = ("llm", "local_model", "local_model_path")
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """Read a summary.json, given the file or the folder holding it."""
+    file = path / "summary.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise EvalError(f"Baseline {file} does not exist; pass a folder holding summary.json.") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EvalError(f"Baseline {file} is not a readable summary.json: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise EvalError(f"Baseline {file} has no 'metrics' object; is it a `rag eval --out` summary.json?")
+    return data
+
+
+def _value(metrics: Mapping[str, Any], name: str) -> float | None:
+    value = metrics.get(name)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def comparability_problems(summary: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+    """Reasons why `summary` cannot be judged against `baseline` (empty when they are comparable)."""
+    problems = []
+    checks = [
+        ("gold file sha256", summary.get("gold", {}).get("sha256"), baseline.get("gold", {}).get("sha256")),
+        (
+            "number of questions",
+            summary.get("gold", {}).get("questions"),
+            baseline.get("gold", {}).get("questions"),
+        ),
+        ("corpus sha256", summary.get("corpus", {}).get("sha256"), baseline.get("corpus", {}).get("sha256")),
+        ("k", summary.get("k"), baseline.get("k")),
+    ]
+    for name in COMPARABLE_SETTINGS:
+        checks.append(
+            (f"setting {name}", summary.get("settings", {}).get(name), baseline.get("settings", {}).get(name))
+        )
+    for name, now, then in checks:
+        if then is not None and now != then:
+            problems.append(
+                f"not comparable: {name} is {now!r} but the baseline has {then!r}; run with the baseline's "
+                "gold file, corpus and options, or regenerate the baseline."
+            )
+    return problems
+
+
+def find_regressions(
+    summary: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    higher_is_better: Mapping[str, float] = HIGHER_IS_BETTER,
+    lower_is_better: Mapping[str, float] = LOWER_IS_BETTER,
+) -> list[str]:
+    """Human-readable regressions of `summary` against `baseline`; an empty list means the gate passes.
+
+    A metric the baseline does not define (null) is not checked; a metric the baseline defines but the new
+    run does not is a regression.
+    """
+    problems = comparability_problems(summary, baseline)
+    now_metrics, then_metrics = summary.get("metrics", {}), baseline.get("metrics", {})
+    for name, tolerance, sign in [
+        *((n, t, 1.0) for n, t in higher_is_better.items()),
+        *((n, t, -1.0) for n, t in lower_is_better.items()),
+    ]:
+        then = _value(then_metrics, name)
+        if then is None:
+            continue
+        now = _value(now_metrics, name)
+        if now is None:
+            problems.append(f"{name}: was {then:.3f} in the baseline, now undefined.")
+            continue
+        change = (now - then) * sign
+        if change < -tolerance - 1e-9:
+            direction = "dropped" if sign > 0 else "rose"
+            problems.append(f"{name} {direction} from {then:.3f} to {now:.3f} (tolerance {tolerance:.2f}).")
+    return problems

@@ -1,0 +1,682 @@
+"""Run a gold question file through a pipeline and score every answer.
+
+    questions = load_gold(Path("eval/gold/paris_talks.jsonl"))
+    run = run_eval(settings, Path("eval/gold/paris_talks.jsonl"), corpus=None, k=5)
+    write_outputs(run, Path("out/"))   # results.jsonl, summary.json, report.html
+    print(format_table(run.summary))
+
+The pipeline is reached only through `rag`'s public API (`open_pipeline`, `ingest`, `ask`, `articles`,
+`article_text`, `close`). Scoring is delegated to the pure functions in `eval.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from eval import metrics
+from rag.errors import EvalError, RagError
+from rag.types import Answer, ArticleInfo, IngestReport, Turn
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+SCHEMA_VERSION = 1
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "question": str,
+    "answer": str,
+    "must_include": list,
+    "answerable": bool,
+    "evidence": list,
+}
+# the optional "type" values the bundled gold files use; any other non-empty string is accepted too
+QUESTION_TYPES = (
+    *("who", "what", "where", "when", "how_many", "quote"),
+    *("multi_doc", "outlet_diff", "followup", "unanswerable"),
+)
+
+
+class PipelineLike(Protocol):
+    """The part of `rag.pipeline.Pipeline` the runner uses (a fake can stand in for tests)."""
+
+    def ingest(self, paths: Sequence[Path]) -> IngestReport: ...
+
+    def ask(self, question: str, history: Sequence[Turn] = ...) -> Answer: ...
+
+    def articles(self) -> list[ArticleInfo]: ...
+
+    def article_text(self, doc_id: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+PipelineFactory = Callable[["Settings"], PipelineLike]
+
+
+# --- gold file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    """One line of a gold file. `must_include` holds facts, each a tuple of acceptable spellings."""
+
+    id: str
+    question: str
+    answer: str
+    must_include: tuple[tuple[str, ...], ...]
+    answerable: bool
+    evidence: tuple[str, ...]
+    type: str
+    followup_of: str | None = None
+    line: int = 0
+
+
+def _fail(path: Path, line: int, problem: str) -> EvalError:
+    return EvalError(f"{path}, line {line}: {problem}")
+
+
+def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise _fail(path, line_no, f"not valid JSON ({e.msg} at column {e.colno}).") from e
+    if not isinstance(data, dict):
+        raise _fail(path, line_no, f"expected a JSON object, got {type(data).__name__}.")
+    missing = [name for name in REQUIRED_FIELDS if name not in data]
+    if missing:
+        raise _fail(
+            path,
+            line_no,
+            f"missing field(s) {', '.join(missing)}; every line needs {', '.join(REQUIRED_FIELDS)}.",
+        )
+    for name, expected in REQUIRED_FIELDS.items():
+        if not isinstance(data[name], expected):
+            want = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+            raise _fail(
+                path,
+                line_no,
+                f"field {name!r} must be {want}, got {type(data[name]).__name__} {data[name]!r:.60}.",
+            )
+    qid = data["id"].strip()
+    if not qid:
+        raise _fail(path, line_no, "field 'id' is empty.")
+    if not data["question"].strip():
+        raise _fail(path, line_no, f"question {qid!r} has an empty 'question'.")
+    facts = data["must_include"]
+    for i, fact in enumerate(facts):
+        if not isinstance(fact, list) or not fact or not all(isinstance(s, str) and s.strip() for s in fact):
+            raise _fail(
+                path,
+                line_no,
+                f"must_include[{i}] must be a non-empty list of non-empty strings "
+                f"(acceptable spellings of one fact), got {fact!r:.60}.",
+            )
+        if not any(metrics.normalise(s) for s in fact):
+            raise _fail(path, line_no, f"must_include[{i}] has no letters or digits: {fact!r:.60}.")
+    evidence = data["evidence"]
+    if not all(isinstance(d, str) and d.strip() for d in evidence):
+        raise _fail(path, line_no, f"'evidence' must be a list of doc_id strings, got {evidence!r:.60}.")
+    if data["answerable"] and not facts:
+        raise _fail(path, line_no, f"answerable question {qid!r} needs at least one must_include fact.")
+    if not data["answerable"] and (facts or evidence):
+        raise _fail(
+            path, line_no, f"unanswerable question {qid!r} must have empty must_include and evidence."
+        )
+    qtype = data.get("type", "unanswerable" if not data["answerable"] else "other")
+    if not isinstance(qtype, str) or not qtype.strip():
+        raise _fail(path, line_no, f"optional field 'type' must be a non-empty string, got {qtype!r:.60}.")
+    followup_of = data.get("followup_of")
+    if followup_of is not None and not isinstance(followup_of, str):
+        raise _fail(
+            path,
+            line_no,
+            f"optional field 'followup_of' must be a question id string, got {followup_of!r:.60}.",
+        )
+    return GoldQuestion(
+        id=qid,
+        question=data["question"],
+        answer=data["answer"],
+        must_include=tuple(tuple(fact) for fact in facts),
+        answerable=data["answerable"],
+        evidence=tuple(dict.fromkeys(evidence)),
+        type=qtype,
+        followup_of=followup_of,
+        line=line_no,
+    )
+
+
+def load_gold(path: Path) -> list[GoldQuestion]:
+    """Read and validate a gold JSONL file; blank lines are skipped.
+
+    Raises EvalError naming the file, the line and the problem for unreadable files, malformed lines,
+    missing or mistyped fields, duplicate ids, and a `followup_of` that names no earlier question.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise EvalError(f"Gold file {path} does not exist; pass an existing JSONL file with --gold.") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise EvalError(f"Gold file {path} cannot be read as UTF-8 text: {e}") from e
+    questions: list[GoldQuestion] = []
+    first_line: dict[str, int] = {}
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        q = _parse_gold_line(path, line_no, raw)
+        if q.id in first_line:
+            raise _fail(path, line_no, f"duplicate id {q.id!r} (first used on line {first_line[q.id]}).")
+        if q.followup_of is not None and q.followup_of not in first_line:
+            raise _fail(
+                path,
+                line_no,
+                f"followup_of {q.followup_of!r} names no earlier question; a follow-up "
+                "must come after the question it follows.",
+            )
+        first_line[q.id] = line_no
+        questions.append(q)
+    if not questions:
+        raise EvalError(f"Gold file {path} holds no questions.")
+    return questions
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def corpus_digest(pipeline: PipelineLike) -> tuple[str, int]:
+    """sha256 over the sorted doc ids and cleaned texts the store reports, and the number of articles."""
+    infos = sorted(pipeline.articles(), key=lambda a: a.doc_id)
+    h = hashlib.sha256()
+    for info in infos:
+        h.update(info.doc_id.encode("utf-8"))
+        h.update(b"\x1f")
+        h.update((pipeline.article_text(info.doc_id) or "").encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest(), len(infos)
+
+
+# --- one question ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """The system's answer to one gold question and its scores (NaN where a score is undefined).
+
+    `correct`: answerable -> every must_include fact is in the (marker-free) answer and it did not abstain;
+    unanswerable -> it abstained. `fact_recall`, `exact_match`, `token_f1` and the retrieval scores are
+    NaN on unanswerable questions; citation scores are NaN when the answer has no citation or claim.
+    """
+
+    id: str
+    type: str
+    question: str
+    gold_answer: str
+    answerable: bool
+    answer: str
+    abstained: bool
+    correct: bool
+    fact_recall: float
+    exact_match: float
+    token_f1: float
+    hit_at_k: float
+    recall_at_k: float
+    reciprocal_rank: float
+    citation_grounding: float
+    citation_precision: float
+    citation_recall: float
+    citations: tuple[dict[str, Any], ...]
+    retrieved: tuple[dict[str, str], ...]
+    timings_ms: dict[str, float]
+    model: str
+    evidence: tuple[str, ...] = ()
+    followup_of: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """One line of results.jsonl; NaN becomes null so the file is strict JSON."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "correct": self.correct,
+            "fact_recall": _json_float(self.fact_recall),
+            "citations": list(self.citations),
+            "retrieved": list(self.retrieved),
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "type": self.type,
+            "answerable": self.answerable,
+            "gold_answer": self.gold_answer,
+            "evidence": list(self.evidence),
+            "followup_of": self.followup_of,
+            "exact_match": _json_float(self.exact_match),
+            "token_f1": _json_float(self.token_f1),
+            "hit_at_k": _json_float(self.hit_at_k),
+            "recall_at_k": _json_float(self.recall_at_k),
+            "reciprocal_rank": _json_float(self.reciprocal_rank),
+            "citation_grounding": _json_float(self.citation_grounding),
+            "citation_precision": _json_float(self.citation_precision),
+            "citation_recall": _json_float(self.citation_recall),
+            "model": self.model,
+            "error": self.error,
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
+
+def score_answer(q: GoldQuestion, answer: Answer, k: int) -> QuestionResult:
+    """Score one Answer against its gold question (pure: no pipeline involved)."""
+    text = metrics.strip_citation_markers(answer.text)
+    facts = q.must_include
+    nan = metrics.NAN
+    if q.answerable:
+        correct = not answer.abstained and metrics.all_facts_present(text, facts)
+        recall = metrics.fact_recall(text, facts)
+        em = metrics.exact_match(text, q.answer)
+        f1 = metrics.token_f1(text, q.answer)
+    else:
+        correct, recall, em, f1 = answer.abstained, nan, nan, nan
+    ranked = [p.doc_id for p in answer.retrieved]
+    if q.answerable and q.evidence:
+        hit = metrics.hit_at_k(ranked, q.evidence, k)
+        rec = metrics.recall_at_k(ranked, q.evidence, k)
+        rr = metrics.reciprocal_rank(ranked, q.evidence)
+    else:
+        hit, rec, rr = nan, nan, nan
+    quotes = {c.n: c.quote for c in answer.citations}
+    grounding = metrics.citation_grounding(
+        [(c.doc_id, c.chunk_id) for c in answer.citations], [(p.doc_id, p.chunk_id) for p in answer.retrieved]
+    )
+    if answer.abstained:
+        precision, cite_recall = nan, nan
+    else:
+        precision = metrics.citation_precision(answer.text, quotes, facts)
+        cite_recall = metrics.citation_recall(answer.text, quotes, facts)
+    return QuestionResult(
+        id=q.id,
+        type=q.type,
+        question=q.question,
+        gold_answer=q.answer,
+        answerable=q.answerable,
+        answer=answer.text,
+        abstained=answer.abstained,
+        correct=correct,
+        fact_recall=recall,
+        exact_match=em,
+        token_f1=f1,
+        hit_at_k=hit,
+        recall_at_k=rec,
+        reciprocal_rank=rr,
+        citation_grounding=grounding,
+        citation_precision=precision,
+        citation_recall=cite_recall,
+        citations=tuple(
+            {"n": c.n, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "quote": c.quote} for c in answer.citations
+        ),
+        retrieved=tuple({"doc_id": p.doc_id, "chunk_id": p.chunk_id} for p in answer.retrieved),
+        timings_ms=dict(answer.timings_ms),
+        model=answer.model,
+        evidence=q.evidence,
+        followup_of=q.followup_of,
+    )
+
+
+def failed_result(q: GoldQuestion, error: str) -> QuestionResult:
+    """The record of a question whose `ask` raised: scored as a wrong, non-abstaining empty answer."""
+    empty = Answer(
+        question=q.question,
+        standalone_question=q.question,
+        text="",
+        abstained=False,
+        citations=(),
+        evidence=(),
+        unsupported_sentences=(),
+        retrieved=(),
+        model="",
+    )
+    return dataclasses.replace(score_answer(q, empty, k=1), correct=False, error=error)
+
+
+# --- summary --------------------------------------------------------------------------------------
+
+
+def group_metrics(results: Sequence[QuestionResult]) -> dict[str, float]:
+    """Aggregate scores of a group of results (means over the questions where each is defined)."""
+    answerable = [r for r in results if r.answerable]
+    answered = [r for r in results if not r.abstained]
+    abst = metrics.abstention_scores([r.abstained for r in results], [r.answerable for r in results])
+    return {
+        "n": float(len(results)),
+        "n_answerable": float(len(answerable)),
+        "n_unanswerable": float(len(results) - len(answerable)),
+        "overall_accuracy": metrics.mean(r.correct for r in results),
+        "accuracy": metrics.mean(r.correct for r in answerable),
+        "fact_recall": metrics.mean(r.fact_recall for r in answerable),
+        "exact_match": metrics.mean(r.exact_match for r in answerable),
+        "token_f1": metrics.mean(r.token_f1 for r in answerable),
+        "abstention_precision": abst.precision,
+        "abstention_recall": abst.recall,
+        "false_abstention_rate": abst.false_abstention_rate,
+        "hit_at_k": metrics.mean(r.hit_at_k for r in answerable),
+        "recall_at_k": metrics.mean(r.recall_at_k for r in answerable),
+        "mrr": metrics.mean(r.reciprocal_rank for r in answerable),
+        "citation_grounding": metrics.mean(r.citation_grounding for r in answered),
+        "citation_precision": metrics.mean(r.citation_precision for r in answered),
+        "citation_recall": metrics.mean(r.citation_recall for r in answered),
+        "errors": float(sum(1 for r in results if r.error)),
+    }
+
+
+METRIC_NOTES = {
+    "overall_accuracy": "share of all questions handled correctly (answerable: all facts present; "
+    "unanswerable: abstained)",
+    "accuracy": "answerable questions whose answer contains every must_include fact (higher is better)",
+    "fact_recall": "share of must_include facts present, answerable questions (higher is better)",
+    "exact_match": "SQuAD exact match against the reference answer (higher is better)",
+    "token_f1": "SQuAD token F1 against the reference answer (higher is better)",
+    "abstention_precision": "abstentions that were on unanswerable questions (higher is better)",
+    "abstention_recall": "unanswerable questions the system abstained on (higher is better)",
+    "false_abstention_rate": "answerable questions the system abstained on (lower is better)",
+    "hit_at_k": "an evidence article among the first k distinct retrieved articles (higher is better)",
+    "recall_at_k": "share of evidence articles among the first k distinct retrieved (higher is better)",
+    "mrr": "mean reciprocal rank of the first evidence article (higher is better)",
+    "citation_grounding": "citations that point to a retrieved passage (higher is better)",
+    "citation_precision": "containment stand-in: citations whose quote holds a gold fact or matches the "
+    "citing sentence (higher is better)",
+    "citation_recall": "containment stand-in: answer sentences backed by one of their citations "
+    "(higher is better)",
+}
+
+
+def _clean(obj: Any) -> Any:
+    """Replace NaN by None (null) recursively and round floats, so summary.json is strict JSON."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def summarise(
+    results: Sequence[QuestionResult],
+    *,
+    k: int,
+    settings: dict[str, Any],
+    gold_path: Path,
+    gold_sha256: str,
+    corpus_sha256: str,
+    corpus_articles: int,
+    corpus_path: str | None,
+    seconds: float,
+) -> dict[str, Any]:
+    """The summary.json document: metrics overall and per type, latency, provenance. NaN -> null."""
+    by_type: dict[str, list[QuestionResult]] = {}
+    for r in results:
+        by_type.setdefault(r.type, []).append(r)
+    models = Counter(r.model for r in results if r.model)
+    summary = {
+        "schema": SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "k": k,
+        "metrics": group_metrics(results),
+        "by_type": {t: group_metrics(rs) for t, rs in sorted(by_type.items())},
+        "latency_ms": metrics.latency_summary([r.timings_ms for r in results if not r.error]),
+        "metric_notes": METRIC_NOTES,
+        "model": models.most_common(1)[0][0] if models else None,
+        "models": dict(models),
+        "settings": settings,
+        "gold": {"path": str(gold_path), "sha256": gold_sha256, "questions": len(results)},
+        "corpus": {"sha256": corpus_sha256, "articles": corpus_articles, "path": corpus_path},
+        "seconds": seconds,
+    }
+    cleaned: dict[str, Any] = _clean(summary)
+    return cleaned
+
+
+# --- running --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """Everything one configuration produced on one gold set."""
+
+    label: str
+    results: tuple[QuestionResult, ...]
+    summary: dict[str, Any]
+    ingest: dict[str, Any] | None = field(default=None)
+
+
+def history_for(q: GoldQuestion, asked: dict[str, tuple[GoldQuestion, str]]) -> list[Turn]:
+    """The conversation before a follow-up: its chain of parents, oldest first, with the system's answers."""
+    chain: list[Turn] = []
+    parent = q.followup_of
+    while parent is not None and parent in asked:
+        parent_q, parent_answer = asked[parent]
+        chain.append(Turn(parent_q.question, parent_answer))
+        parent = parent_q.followup_of
+    return chain[::-1]
+
+
+def ask_all(
+    pipeline: PipelineLike,
+    questions: Sequence[GoldQuestion],
+    k: int,
+    progress: bool = True,
+    label: str = "eval",
+) -> list[QuestionResult]:
+    """Ask every question in order (follow-ups with their history) and score each answer.
+
+    A RagError raised by `ask` (e.g. a model timeout) is recorded on that question, which is then scored
+    as wrong; any other exception propagates.
+    """
+    from tqdm import tqdm
+
+    results: list[QuestionResult] = []
+    asked: dict[str, tuple[GoldQuestion, str]] = {}
+    bar = tqdm(questions, desc=label, unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    for q in bar:
+        history = history_for(q, asked)
+        try:
+            answer = pipeline.ask(q.question, history=history)
+        except RagError as e:
+            result = failed_result(q, f"{type(e).__name__}: {e}")
+            asked[q.id] = (q, "")
+        else:
+            result = score_answer(q, answer, k)
+            asked[q.id] = (q, answer.text)
+        results.append(result)
+        bar.set_postfix(correct=f"{sum(r.correct for r in results)}/{len(results)}")
+    bar.close()
+    return results
+
+
+@contextmanager
+def _temporary_store(settings: Settings) -> Iterator[Settings]:
+    # An isolated embedded store: never a shared Chroma server, where a temporary collection would linger.
+    with tempfile.TemporaryDirectory(prefix="newsrag-eval-") as tmp:
+        yield settings.replace(store_dir=tmp, chroma_url="", collection=f"eval-{uuid.uuid4().hex[:12]}")
+
+
+def run_eval(
+    settings: Settings,
+    gold_path: Path,
+    *,
+    corpus: Path | None = None,
+    limit: int | None = None,
+    k: int = 5,
+    progress: bool = True,
+    label: str = "eval",
+    pipeline_factory: PipelineFactory | None = None,
+) -> EvalRun:
+    """Load the gold file, (optionally) ingest `corpus` into a temporary store, ask and score everything."""
+    if k < 1:
+        raise EvalError(f"--k must be at least 1, got {k}.")
+    if limit is not None and limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {limit}.")
+    questions = load_gold(gold_path)[:limit] if limit else load_gold(gold_path)
+    if pipeline_factory is None:
+        from rag import open_pipeline
+
+        pipeline_factory = open_pipeline
+    if corpus is not None:
+        if not corpus.exists():
+            raise EvalError(f"--corpus {corpus} does not exist; pass a folder or file of articles.")
+        with _temporary_store(settings) as temp_settings:
+            pipeline = pipeline_factory(temp_settings)
+            return _run_on(pipeline, settings, questions, gold_path, corpus, k, progress, label)
+    return _run_on(pipeline_factory(settings), settings, questions, gold_path, None, k, progress, label)
+
+
+def _run_on(
+    pipeline: PipelineLike,
+    settings: Settings,
+    questions: Sequence[GoldQuestion],
+    gold_path: Path,
+    corpus: Path | None,
+    k: int,
+    progress: bool,
+    label: str,
+) -> EvalRun:
+    """Run on an opened pipeline (closed at the end); `settings` are the ones reported in the summary."""
+    started = time.perf_counter()
+    try:
+        ingest: dict[str, Any] | None = None
+        if corpus is not None:
+            report = pipeline.ingest([corpus])
+            ingest = report.to_dict()
+            if report.added + report.updated + report.unchanged == 0:
+                reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:3]) or "no article files"
+                raise EvalError(f"--corpus {corpus}: nothing was ingested ({reasons}).")
+        corpus_sha, n_articles = corpus_digest(pipeline)
+        if n_articles == 0:
+            raise EvalError(
+                f"The store in {settings.store_dir} (collection {settings.collection!r}) holds no articles. "
+                "Run `rag ingest data/articles` first, "
+                "or pass --corpus PATH to evaluate on a temporary store."
+            )
+        results = ask_all(pipeline, questions, k, progress=progress, label=label)
+    finally:
+        pipeline.close()
+    summary = summarise(
+        results,
+        k=k,
+        settings=settings.public_dict(),
+        gold_path=gold_path,
+        gold_sha256=sha256_file(gold_path),
+        corpus_sha256=corpus_sha,
+        corpus_articles=n_articles,
+        corpus_path=str(corpus) if corpus else None,
+        seconds=time.perf_counter() - started,
+    )
+    if ingest is not None:
+        summary["ingest"] = ingest
+    return EvalRun(label=label, results=tuple(results), summary=summary, ingest=ingest)
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def write_outputs(run: EvalRun, out_dir: Path) -> dict[str, Path]:
+    """Write results.jsonl, summary.json and report.html into `out_dir` (created if needed)."""
+    from eval.report import render_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "results": out_dir / "results.jsonl",
+        "summary": out_dir / "summary.json",
+        "report": out_dir / "report.html",
+    }
+    with paths["results"].open("w", encoding="utf-8") as f:
+        for r in run.results:
+            f.write(json.dumps(r.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
+    paths["summary"].write_text(
+        json.dumps(run.summary, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    paths["report"].write_text(render_report([run]), encoding="utf-8")
+    return paths
+
+
+def write_compare_outputs(runs: Sequence[EvalRun], out_dir: Path) -> dict[str, Path]:
+    """Side-by-side outputs: DIR/report.html and DIR/summary.json for all runs, DIR/<label>/ for each."""
+    from eval.report import render_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for run in runs:
+        write_outputs(run, out_dir / run.label)
+    paths = {"summary": out_dir / "summary.json", "report": out_dir / "report.html"}
+    combined = {"schema": SCHEMA_VERSION, "runs": {run.label: run.summary for run in runs}}
+    paths["summary"].write_text(
+        json.dumps(combined, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    paths["report"].write_text(render_report(runs), encoding="utf-8")
+    return paths
+
+
+TABLE_ROWS = (
+    ("accuracy", "accuracy (must_include)"),
+    ("fact_recall", "fact recall"),
+    ("token_f1", "token F1"),
+    ("exact_match", "exact match"),
+    ("abstention_precision", "abstention precision"),
+    ("abstention_recall", "abstention recall"),
+    ("false_abstention_rate", "false abstention rate (lower better)"),
+    ("hit_at_k", "hit@{k}"),
+    ("recall_at_k", "recall@{k}"),
+    ("mrr", "MRR"),
+    ("citation_grounding", "citations to retrieved"),
+    ("citation_precision", "citation precision*"),
+    ("citation_recall", "citation recall*"),
+)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def format_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str] | None = None) -> str:
+    """A compact plain-text table of the headline metrics, one column per summary."""
+    labels = list(labels) if labels else [str(s.get("model") or "run") for s in summaries]
+    k = summaries[0].get("k", 5) if summaries else 5
+    names = [name.format(k=k) for _, name in TABLE_ROWS]
+    names += ["latency total p50 / p95 ms", "questions / errors"]
+    rows: list[list[str]] = [[n] for n in names]
+    for s in summaries:
+        m = s["metrics"]
+        for i, (key, _) in enumerate(TABLE_ROWS):
+            rows[i].append(_fmt(m.get(key)))
+        total = s.get("latency_ms", {}).get("total", {})
+        rows[-2].append(f"{_fmt(total.get('p50'), 0)} / {_fmt(total.get('p95'), 0)}")
+        rows[-1].append(f"{int(m['n'])} / {int(m['errors'])}")
+    header = ["metric", *labels]
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("* containment stand-in (word overlap / gold fact in quote), not an entailment model")
+    return "\n".join(lines)
