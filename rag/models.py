@@ -234,6 +234,7 @@ def concatenate_parts(parts: Sequence[Path], target: Path) -> str:
                         out.write(block)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; the model is not a secret
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
