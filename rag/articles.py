@@ -7,6 +7,7 @@ with the reason, and the good ones still load. Supported: .txt, .md, .html/.htm,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -296,8 +297,8 @@ def _finish(doc_id: str, body: str, raw: str, path: str | None, meta: _Meta) -> 
     published = meta.published_at or find_date(text)
     return Article(
         doc_id=doc_id,
-        title=normalize_text(title).strip(),
-        source=normalize_text(source).strip(),
+        title=" ".join(normalize_text(title).split()),
+        source=" ".join(normalize_text(source).split()),
         published_at=published,
         url=meta.url,
         text=text,
@@ -460,7 +461,7 @@ def sniff_outlet(raw: str) -> str | None:
         if name and not name[0].isdigit() and len(name.split()) <= 10:
             return name
     for paragraph in re.split(r"\n\s*\n", raw):
-        if _boilerplate_hits(paragraph) >= 3:
+        if _boilerplate_score(paragraph) >= 6:
             names = Counter(_PROPER_NAME.findall(paragraph))
             if names:
                 name, count = names.most_common(1)[0]
@@ -471,43 +472,60 @@ def sniff_outlet(raw: str) -> str | None:
 
 # ------------------------------------------------------------------------------------------- cleaning
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+
+@functools.cache
+def _char_table() -> dict[int, str | None]:
+    """str.translate table: drop format (zero-width, bidi, soft hyphen) and control characters except
+    newline; every other kind of space becomes " "."""
+    table: dict[int, str | None] = {}
+    # the Basic Multilingual Plane plus the tag characters hold every such character that occurs in text
+    for code in (*range(0x10000), *range(0xE0000, 0xE0080)):
+        category = unicodedata.category(chr(code))
+        if category == "Zs" or code == 0x09:
+            table[code] = " "
+        elif category in ("Cc", "Cf") and code != 0x0A:
+            table[code] = None
+    return table
 
 
 def normalize_text(raw: str) -> str:
-    """NFC; no zero-width or control characters (except newlines); every space is " "; "\\n" newlines."""
-    text = unicodedata.normalize("NFC", raw).translate(_ZERO_WIDTH)
+    """NFC, "\n" newlines, no zero-width or control characters, and every space character a plain " "."""
+    text = unicodedata.normalize("NFC", raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n").replace("\u2028", "\n")
-    out = []
-    for ch in text:
-        if ch == "\n":
-            out.append(ch)
-        elif ch == "\t" or unicodedata.category(ch) == "Zs":
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf"):
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_char_table())
 
 
-# Signals of site furniture rather than reporting. Each pattern counts once per match.
-_BOILERPLATE = re.compile(
-    r"\b(?:subscribe|subscription|sign[ -]?up|newsletters?|donat(?:e|es|ion|ions|ing)|your support|"
-    r"support (?:us|now|our|independent)|read more|click here|tap here|follow us|share (?:this|on)|"
-    r"related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|no comments|"
-    r"\d+ comments?|comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|copyright|"
-    r"enter your e-?mail|e-?mail address|privacy policy|terms of (?:use|service)|cookies?|paywalls?|"
-    r"advertisement|sponsored|\d+ min(?:ute)?s? read|log ?in|sign ?in|download (?:our|the) app|"
-    r"most (?:read|popular)|you may also like|recommended for you|more from|trusted by|"
-    r"quality journalism|independent journalism|readers like you|all (?:our )?journalism)\b|©",
+# Signals of site furniture rather than reporting. Strong ones are phrases a site says to its reader and
+# reporting hardly ever contains; weak ones are words that news can be about too (cookies, subscriptions).
+_STRONG = re.compile(
+    r"\b(?:your support|support (?:us|now|our journalism|independent)|read more|click here|tap here|"
+    r"follow us|share (?:this|on)|sign[ -]?up (?:for|to|now)|subscribe (?:to|now|today|for)|"
+    r"related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|no comments|\d+ comments?|"
+    r"comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|enter your e-?mail|"
+    r"e-?mail address|privacy policy|terms of (?:use|service)|\d+ min(?:ute)?s? read|log ?in|sign ?in|"
+    r"download (?:our|the) app|most (?:read|popular)|you may also like|recommended for you|"
+    r"readers like you|quality journalism|independent journalism)\b|©",
     re.I,
 )
+_WEAK = re.compile(
+    r"\b(?:subscribe|subscription|subscribers?|newsletters?|donat(?:e|es|ion|ions|ing)|cookies?|paywalls?|"
+    r"advertisement|sponsored|copyright|journalism|trusted by|more from|support)\b",
+    re.I,
+)
+_COPYRIGHT_LINE = re.compile(r"^\s*(?:©|copyright\s*(?:©|\(c\)|(?:19|20)\d{2}))", re.I)
+
+
+def _boilerplate_score(text: str) -> int:
+    """Two points per strong furniture phrase, one per weak word."""
+    return 2 * len(_STRONG.findall(text)) + len(_WEAK.findall(text))
+
+
 # Markers after which a page holds only furniture (related links, comments, footer).
 _FOOTER = re.compile(
     r"^(?:related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|\d+ comments?|"
     r"comments?|back to top|you may also like|more from .{1,40}|recommended(?: for you)?|"
-    r"about the author|share this(?: article| story)?|copyright\b.*|©.*|all rights reserved\.?)$",
+    r"about the author|share this(?: article| story)?|copyright\s*(?:©|\(c\)|(?:19|20)\d{2}).*|©.*|"
+    r"all rights reserved\.?)$",
     re.I,
 )
 _CREDIT = re.compile(
@@ -521,36 +539,30 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|we|us|our)\b", re.I)
 
 
-def _boilerplate_hits(text: str) -> int:
-    return len(_BOILERPLATE.findall(text))
-
-
 def _is_sentence_like(line: str) -> bool:
     return len(line.split()) >= 6 and bool(_SENTENCE_END.search(line))
 
 
 def is_boilerplate(line: str) -> bool:
-    """Whether one line (a paragraph of text without breaks) is site furniture rather than reporting.
+    """Whether one line (a paragraph without line breaks) is site furniture rather than reporting.
 
-    Short lines without sentence punctuation go with a single boilerplate signal ("Related Articles",
-    "5 minute read", "Enter your email address:"); long ones need several signals in the voice of the
-    site talking to its reader (donation and subscription appeals), or mostly links.
+    A short line without sentence punctuation goes with one strong signal ("Related Articles",
+    "5 minute read", "Enter your email address:") or two weak ones; a sentence needs more signals and the
+    site's voice ("you", "our"), as in donation and newsletter appeals; any line that is mostly links goes.
     """
     words = line.split()
-    if not words or _FOOTER.match(line.rstrip(":")):
+    if not words or _FOOTER.match(line.rstrip(":")) or _COPYRIGHT_LINE.match(line) and len(words) <= 30:
         return True
-    hits = _boilerplate_hits(line)
     links = len(_LINKLIKE.findall(line))
     if links and links >= 0.3 * len(words):
         return True
-    if re.match(r"^\s*(?:copyright\b|©)", line, re.I) and len(words) <= 30:
-        return True
-    if not _is_sentence_like(line) and len(words) <= 25:
-        return hits >= 1
-    if len(words) <= 40:
-        return hits >= 2 and len(_SECOND_PERSON.findall(line)) >= 1
+    score = _boilerplate_score(line)
     second_person = len(_SECOND_PERSON.findall(line))
-    return hits >= 4 or (hits >= 3 and second_person >= 3)
+    if not _is_sentence_like(line) and len(words) <= 25:
+        return score >= 2 or (score >= 1 and len(words) <= 2)  # "Advertisement", "Sponsored"
+    if len(words) <= 40:
+        return score >= 3 and second_person >= 1
+    return score >= 6 or (score >= 4 and second_person >= 3)
 
 
 def is_caption(line: str) -> bool:

@@ -259,8 +259,15 @@ def _line_groups(text: str) -> list[tuple[int, int]]:
 
 
 def embed_header(article: Article) -> str:
-    """The short line put before every chunk of `article` when embedding: "Title — Outlet — 2025-04-17"."""
-    parts = [article.title.strip(), article.source.strip(), article.published_at or ""]
+    """The short line put before every chunk of `article` when embedding: "Title — Outlet — 2025-04-17".
+
+    Missing parts are left out, and so is a source that is only the article's file name (the fallback
+    when no outlet is known), which would add noise rather than a searchable name.
+    """
+    source = article.source.strip()
+    if article.path and source == Path(article.path).name:
+        source = ""
+    parts = [article.title.strip(), source, article.published_at or ""]
     return " — ".join(p for p in parts if p)
 
 
@@ -304,16 +311,15 @@ def _split_long(
         while True:
             cut = last
             if last < len(tokens):
-                candidates = [
+                at_space = [
                     i
                     for i in range(last, first + max(1, (last - first) // 2) - 1, -1)
                     if i in char_at and piece_text[char_at[i] : char_at[i] + 1].isspace()
                 ]
-                cut = (
-                    candidates[0]
-                    if candidates
-                    else next((i for i in range(last, first, -1) if i in char_at), last)
-                )
+                at_char = [i for i in range(last, first, -1) if i in char_at]
+                # (a window with no character boundary at all needs limit < 4; then go past it)
+                fallback = at_char[0] if at_char else min(i for i in char_at if i > last)
+                cut = at_space[0] if at_space else fallback
             a, b = _strip_span(text, start + char_at.get(first, 0), start + char_at.get(cut, len(piece_text)))
             if b <= a or len(encoding.encode(text[a:b], disallowed_special=())) <= limit or cut - first <= 1:
                 break

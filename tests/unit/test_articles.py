@@ -282,6 +282,13 @@ def test_clean_text_of_nothing_is_empty() -> None:
         ("The president said the talks would continue next week in London.", False),
         ("A new diplomatic frontline", False),
         ("PARIS", False),
+        ("Advertisement", True),
+        ("Sign up for our newsletter to get the latest news every morning.", True),
+        ("Copyright © 2024 The Herald", True),
+        ("EU fines Google over cookies consent", False),
+        ("Netflix subscription prices rise again", False),
+        ("Copyright law was debated in parliament on Tuesday, the minister said.", False),
+        ("Read our privacy policy and terms of use", True),
     ],
 )
 def test_is_boilerplate(line: str, expected: bool) -> None:

@@ -336,3 +336,10 @@ def test_overlap_zero_gives_disjoint_chunks(enc) -> None:
     chunks = chunk_article(article(text), enc, 60, 0)
     for prev, nxt in zip(chunks, chunks[1:], strict=False):
         assert prev.end <= nxt.start
+
+
+def test_header_leaves_out_a_source_that_is_only_the_file_name() -> None:
+    a = Article("d", "Talks", "d.txt", "2025-04-17", None, "Body.", path="/data/articles/d.txt")
+    assert embed_header(a) == "Talks — 2025-04-17"
+    named = Article("d", "Talks", "The Outlet", None, None, "Body.", path="/data/articles/d.txt")
+    assert embed_header(named) == "Talks — The Outlet"
