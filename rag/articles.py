@@ -294,7 +294,7 @@ def _finish(doc_id: str, body: str, raw: str, path: str | None, meta: _Meta) -> 
         raise _Skip("no article text left after removing boilerplate")
     title = (meta.title or "").strip() or derive_title(text)
     source = meta.source or sniff_outlet(raw) or (Path(path).name if path else doc_id)
-    published = meta.published_at or find_date(text)
+    published = meta.published_at or stamped_date(raw) or find_date(text)
     return Article(
         doc_id=doc_id,
         title=" ".join(normalize_text(title).split()),
@@ -422,6 +422,15 @@ def find_date(text: str) -> str | None:
     return best[1] if best else None
 
 
+def stamped_date(raw: str) -> str | None:
+    """The date of the first "Published: ..." / "Updated on ..." line of `raw`, or None."""
+    for m in _STAMP_LINE.finditer(raw):
+        found = find_date(m.group("rest"))
+        if found:
+            return found
+    return None
+
+
 def normalize_date(value: str) -> str | None:
     """An ISO date from a date or timestamp string ("2025-04-17T10:00:00Z", "April 17, 2025"), or None."""
     value = value.strip()
@@ -498,19 +507,24 @@ def normalize_text(raw: str) -> str:
 # Signals of site furniture rather than reporting. Strong ones are phrases a site says to its reader and
 # reporting hardly ever contains; weak ones are words that news can be about too (cookies, subscriptions).
 _STRONG = re.compile(
-    r"\b(?:your support|support (?:us|now|our journalism|independent)|read more|click here|tap here|"
+    r"(?<!\w)(?:your support|support (?:us|now|our journalism|independent)|read more|click here|tap here|"
     r"follow us|share (?:this|on)|sign[ -]?up (?:for|to|now)|subscribe (?:to|now|today|for)|"
     r"related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|no comments|\d+ comments?|"
     r"comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|enter your e-?mail|"
     r"e-?mail address|privacy policy|terms of (?:use|service)|\d+ min(?:ute)?s? read|log ?in|sign ?in|"
     r"download (?:our|the) app|most (?:read|popular)|you may also like|recommended for you|"
-    r"readers like you|quality journalism|independent journalism)\b|©",
+    r"readers like you|quality journalism|independent journalism)(?!\w)|©",
     re.I,
 )
 _WEAK = re.compile(
     r"\b(?:subscribe|subscription|subscribers?|newsletters?|donat(?:e|es|ion|ions|ing)|cookies?|paywalls?|"
     r"advertisement|sponsored|copyright|journalism|trusted by|more from|support)\b",
     re.I,
+)
+# "Published: 10:32 BST, 17 April 2025 | Updated: ..." lines: the page's own date stamp.
+_STAMP_LINE = re.compile(
+    r"^\s*(?:first\s+)?(?:published|posted|updated|last updated)(?:\s+on)?\s*:?\s+(?P<rest>\S.{3,100})$",
+    re.I | re.M,
 )
 _COPYRIGHT_LINE = re.compile(r"^\s*(?:©|copyright\s*(?:©|\(c\)|(?:19|20)\d{2}))", re.I)
 
@@ -523,7 +537,8 @@ def _boilerplate_score(text: str) -> int:
 # Markers after which a page holds only furniture (related links, comments, footer).
 _FOOTER = re.compile(
     r"^(?:related (?:articles?|stories|posts|content|news)|leave a (?:comment|reply)|\d+ comments?|"
-    r"comments?|back to top|you may also like|more from .{1,40}|recommended(?: for you)?|"
+    r"comments?(?: \(\d+\))?|back to top|you may also like|more from .{1,40}|recommended(?: for you)?|"
+    r"most (?:read|popular|viewed|shared)|trending(?: now)?|read next|more stories|top stories|"
     r"about the author|share this(?: article| story)?|copyright\s*(?:©|\(c\)|(?:19|20)\d{2}).*|©.*|"
     r"all rights reserved\.?)$",
     re.I,
@@ -555,6 +570,8 @@ def is_boilerplate(line: str) -> bool:
         return True
     links = len(_LINKLIKE.findall(line))
     if links and links >= 0.3 * len(words):
+        return True
+    if _STAMP_LINE.match(line) and find_date(line) and not _is_sentence_like(line):
         return True
     score = _boilerplate_score(line)
     second_person = len(_SECOND_PERSON.findall(line))

@@ -18,6 +18,7 @@ from rag.articles import (
     normalize_text,
     shorten,
     sniff_outlet,
+    stamped_date,
 )
 from rag.types import Skipped
 
@@ -266,6 +267,39 @@ def test_clean_text_normalises_whitespace_and_repeats() -> None:
 def test_clean_text_joins_wrapped_lines_and_keeps_line_breaks() -> None:
     raw = "The council met on Tuesday and\nvoted for the plan.\nThe mayor was absent."
     assert clean_text(raw) == "The council met on Tuesday and voted for the plan.\nThe mayor was absent."
+
+
+def test_clean_text_of_a_typical_scraped_page() -> None:
+    raw = (
+        "Share on Facebook Share on Twitter Share via Email\n\n"
+        "By Jane Roe, Political Correspondent\n\n"
+        "Published: 10:32 BST, 17 April 2025 | Updated: 11:02 BST, 18 April 2025\n\n"
+        "The prime minister announced a review of energy prices on Thursday, saying bills had risen.\n\n"
+        "Advertisement\n\n"
+        'The review will report by the autumn, officials said. "We will act," she told MPs.\n\n'
+        "Protesters outside parliament on Thursday. Photograph: Stefan Rousseau/PA\n\n"
+        "Sign up for our daily newsletter to get the biggest stories in your inbox.\n\n"
+        "Energy firms said they would cooperate with the review.\n\n"
+        "Most Read\n\nMan wins lottery twice\n\nStorm hits coast\n\n"
+        "Comments (12)\n\nGreat article! Really enjoyed it."
+    )
+    assert clean_text(raw) == (
+        "By Jane Roe, Political Correspondent\n\n"
+        "The prime minister announced a review of energy prices on Thursday, saying bills had risen.\n\n"
+        'The review will report by the autumn, officials said. "We will act," she told MPs.\n\n'
+        "Energy firms said they would cooperate with the review."
+    )
+    assert stamped_date(raw) == "2025-04-17"
+
+
+def test_a_date_stamp_line_beats_dates_in_the_story(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.txt",
+        "Posted on March 3, 2025\n\nThe strike that began on 1 February 2025 ended on Monday, they said.",
+    )
+    article = one(path)
+    assert article.published_at == "2025-03-03"
+    assert article.text == "The strike that began on 1 February 2025 ended on Monday, they said."
 
 
 def test_clean_text_of_nothing_is_empty() -> None:
