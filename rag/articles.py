@@ -211,17 +211,20 @@ def parse_plain(doc_id: str, raw: str, path: str | None = None, markdown: bool =
 def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
     """An Article from an HTML page: trafilatura finds the main text, title, site name, date and URL."""
     import trafilatura
+    from trafilatura.settings import Document
 
     doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_images=False)
-    if doc is None or not (doc.text or "").strip():
+    found: dict[str, Any] = doc.as_dict() if isinstance(doc, Document) else (doc or {})
+    text = found.get("text") or ""
+    if not text.strip():
         raise _Skip("no article text found in the HTML page")
     # trafilatura puts one paragraph per line
-    body = "\n\n".join(line for line in doc.text.split("\n") if line.strip())
+    body = "\n\n".join(line for line in text.split("\n") if line.strip())
     meta = _Meta(
-        title=doc.title or None,
-        source=doc.sitename or doc.hostname or None,
-        published_at=normalize_date(doc.date) if doc.date else None,
-        url=doc.url or None,
+        title=found.get("title") or None,
+        source=found.get("sitename") or found.get("hostname") or None,
+        published_at=normalize_date(found["date"]) if found.get("date") else None,
+        url=found.get("url") or None,
     )
     if meta.title and body.startswith(meta.title):
         body = body[len(meta.title) :].lstrip()
