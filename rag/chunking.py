@@ -192,6 +192,8 @@ def _is_boundary(text: str, punct_start: int, punct: str, next_start: int) -> bo
     next_token = next_word.group(0) if next_word else ""
     if lowered in _BEFORE_NUMBER and first.isdigit():
         return False
+    if word.isdigit() and len(word) <= 2 and (word_start == 0 or text[word_start - 1] == "\n"):
+        return False  # a numbered list item: "1. Ceasefire talks"
     if len(word) == 1 and word.isalpha() and word.isupper():
         return False  # an initial: "J. Smith"
     if _DOTTED.fullmatch(word):  # "U.S.", "S.V.", "a.m."

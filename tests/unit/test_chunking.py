@@ -91,6 +91,12 @@ def article(text: str, doc_id: str = "doc", title: str = "Title", source: str = 
         ("In 2024. 35 people died.", ["In 2024.", "35 people died."]),
         ("Visit example.com for details. Thanks.", ["Visit example.com for details.", "Thanks."]),
         ("The U.S.-led coalition met. It agreed.", ["The U.S.-led coalition met.", "It agreed."]),
+        ("1. Ceasefire talks resume.\n2. Aid arrives.", ["1. Ceasefire talks resume.", "2. Aid arrives."]),
+        ("He won in 2024. 12 people voted.", ["He won in 2024.", "12 people voted."]),
+        ('He said, "It is over." "We won," she added.', ['He said, "It is over."', '"We won," she added.']),
+        ("Ask Mr.", ["Ask Mr."]),
+        ("Troops left the U.S.", ["Troops left the U.S."]),
+        ("It ended (finally). Then peace.", ["It ended (finally).", "Then peace."]),
     ],
 )
 def test_sentence_spans_splits_like_a_reader(text: str, expected: list[str]) -> None:
