@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from rag import cite
 from rag.errors import InputError, ModelError
-from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
+from rag.keyword import normalize
+from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
 
@@ -61,6 +62,19 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
         meta = ", ".join(x for x in (span.source, span.published_at or "") if x)
         lines.append(f"[{e.n}] {fence(e.text)} ({fence(meta)})")
     return "\n".join(lines)
+
+
+def unknown_names(question: str, texts: Sequence[str]) -> list[str]:
+    """Names the question asks about that no retrieved text mentions (then the articles cannot answer it).
+
+    A multi-word name counts as mentioned when any of its words appears ("President Xi" ~ "Xi").
+    """
+    haystack = set(re.findall(r"\w+", normalize(" ".join(texts))))
+    return [
+        name
+        for name in names_in(question)
+        if not any(word in haystack for word in re.findall(r"\w+", normalize(name)) if len(word) > 2)
+    ]
 
 
 class Answerer:
@@ -110,7 +124,8 @@ class Answerer:
         t_evidence = time.perf_counter()
         timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
         best = max((e.score for e in evidence), default=0.0)
-        abstain = best < s.abstain_threshold
+        absent = unknown_names(standalone, [p.text + " " + p.title for p in retrieved.passages])
+        abstain = best < s.abstain_threshold or bool(absent)
         yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
 
         def done(text: str, cited: Sequence[int], unsupported: Sequence[str] = (), *, abstained: bool = False,

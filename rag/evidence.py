@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+import re
+
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
 from rag.retrieve import Retrieved, group_near_duplicates
@@ -28,6 +30,16 @@ WEIGHT_SEMANTIC = 0.65
 WEIGHT_KEYWORD = 0.25
 WEIGHT_RANK = 0.10
 MMR_LAMBDA = 0.75
+WEIGHT_ANSWER_TYPE = 0.08
+
+_WH = re.compile(r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I)
+_NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?)\b", re.I)
+_DATE = re.compile(
+    r"\b(?:\d{4}-\d{2}-\d{2}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}|\d{1,2}\s+"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    r"Sunday|yesterday|today|last (?:week|month|year)|next (?:week|month)|\d{4})\b"
+)
 
 
 class SentenceReranker(Protocol):
@@ -83,6 +95,40 @@ def candidate_sentences(retrieved: Retrieved) -> list[Candidate]:
     return candidates
 
 
+def answer_type(question: str) -> str:
+    """What kind of fact the question asks for: "person", "number", "date", "place" or "other"."""
+    match = _WH.search(question)
+    if match is None:
+        return "other"
+    word = match.group(1).lower()
+    if word in ("who", "whom", "whose"):
+        return "person"
+    if word.startswith("how"):
+        return "number"
+    if word == "where":
+        return "place"
+    return "date"
+
+
+def answer_type_fit(kind: str, question: str, sentence: str) -> float:
+    """How much the sentence holds the kind of fact asked for, beyond what the question already says (0..1).
+
+    A "who" question is answered by names the question does not contain, a "how many" by numbers, and so on.
+    """
+    if kind == "other":
+        return 0.0
+    if kind in ("person", "place"):
+        asked = normalize_words(question)
+        names = [n for n in _NAME_RUN.findall(sentence) if not normalize_words(n) <= asked]
+        return min(1.0, len(names) / 2)
+    pattern = _NUMBER if kind == "number" else _DATE
+    return 1.0 if pattern.search(sentence) else 0.0
+
+
+def normalize_words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
 def keyword_overlap(question_tokens: set[str], sentence: str) -> float:
     """Share of the question's content words present in the sentence (0..1, higher is better; 0 if no words)."""
     if not question_tokens:
@@ -129,7 +175,11 @@ class EvidenceSelector:
         question_tokens = set(tokenize(question))
         lexical = np.array([keyword_overlap(question_tokens, t) for t in texts])
         prior = np.array([c.rank_prior for c in candidates])
-        scores = WEIGHT_SEMANTIC * semantic + WEIGHT_KEYWORD * lexical + WEIGHT_RANK * prior
+        kind = answer_type(question)
+        fit = np.array([answer_type_fit(kind, question, t) for t in texts])
+        scores = (
+            WEIGHT_SEMANTIC * semantic + WEIGHT_KEYWORD * lexical + WEIGHT_RANK * prior + WEIGHT_ANSWER_TYPE * fit
+        )
         if self._reranker is not None:
             reranked = np.asarray(self._reranker.scores(question, texts), dtype=np.float32)
             scores = 0.5 * scores + 0.5 * (1.0 / (1.0 + np.exp(-reranked)))
