@@ -129,5 +129,6 @@ def test_retrieved_distinct_takes_each_group_representative() -> None:
     def passage(cid: str) -> Passage:
         return Passage(cid, "d", "t", "s", None, None, "text", 0, 4, 0.1)
 
-    r = Retrieved(passages=(passage("a"), passage("b"), passage("c")), groups=((0, 2), (1,)), query_embedding=())
+    passages = (passage("a"), passage("b"), passage("c"))
+    r = Retrieved(passages=passages, groups=((0, 2), (1,)), query_embedding=())
     assert [p.chunk_id for p in r.distinct] == ["a", "b"]
