@@ -41,6 +41,7 @@ mark.nr-span { background: #ffe58a; color: #1f1f1f; padding: 0 .1em; }
 .nr-articles td, .nr-articles th { border-bottom: 1px solid var(--border-color-primary); padding: .3em .5em;
                                    text-align: left; }
 .nr-num-cell { text-align: right; }
+#nr-chat a[href^="#cite-"] { color: var(--color-accent); font-weight: 600; text-decoration: none; }
 """
 
 APP_HEAD = """

@@ -68,7 +68,7 @@ def answer_markdown(answer: Answer) -> str:
         parts.append(f"⚠ *{n} sentence{'s' if n != 1 else ''} not supported by the cited articles.*")
     timing = timing_line(answer.timings_ms)
     if timing:
-        parts.append(f"<sub>⏱ {timing}</sub>")
+        parts.append(f"<sub>Timing: {timing}</sub>")
     return "\n\n".join(parts)
 
 

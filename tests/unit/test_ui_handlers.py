@@ -47,7 +47,7 @@ def test_tokens_stream_as_a_growing_draft_then_the_final_answer_replaces_it() ->
     assert final.startswith("Rubio and Witkoff attended [\\[1\\]](#cite-1)\\.")
     assert "~~The pope was there too\\.~~ *(unsupported)*" in final
     assert "⚠ *1 sentence not supported by the cited articles.*" in final
-    assert final.endswith("<sub>⏱ retrieve 120 ms · generate 3.4 s</sub>")
+    assert final.endswith("<sub>Timing: retrieve 120 ms · generate 3.4 s</sub>")
 
 
 def test_final_panel_marks_cited_cards_and_corroboration() -> None:
