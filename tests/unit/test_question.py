@@ -1,0 +1,215 @@
+"""Question preparation: validation, names, follow-up detection and rewriting, relative dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rag.errors import InputError
+from rag.question import (
+    DatedQuestion,
+    condense,
+    is_followup,
+    merge_dates,
+    names_in,
+    resolve_relative_dates,
+    validate_question,
+)
+from rag.types import Filters, Turn
+
+ANCHOR = date(2025, 2, 18)
+LAMMY_TURN = Turn("What did David Lammy say?", "Lammy said Russia must withdraw its troops [1].")
+
+# --- validate_question ------------------------------------------------------------------------------------
+
+
+def test_question_is_trimmed_and_whitespace_collapsed() -> None:
+    assert validate_question("  What   did\tLammy\nsay? ", 2000) == "What did Lammy say?"
+
+
+def test_control_characters_become_spaces_and_text_is_nfc() -> None:
+    assert validate_question("a\x00b\x1fc", 2000) == "a b c"
+    assert validate_question("Cafe\u0301?", 2000) == "Caf\u00e9?"
+
+
+def test_very_long_question_is_rejected_with_its_length_and_the_limit() -> None:
+    with pytest.raises(InputError) as e:
+        validate_question("x" * 50_000, 2000)
+    assert (
+        str(e.value) == "The question is 50,000 characters long; the limit is 2,000. Ask something shorter."
+    )
+
+
+def test_length_limit_is_inclusive_and_counted_after_cleaning() -> None:
+    assert validate_question("x" * 2000, 2000) == "x" * 2000
+    assert validate_question("   " + "x" * 2000 + "   ", 2000) == "x" * 2000
+    with pytest.raises(InputError, match=r"2,001 characters long"):
+        validate_question("x" * 2001, 2000)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t ", "\x00\x01\x1f", "\x7f \x0b"])
+def test_empty_whitespace_or_control_only_question_is_rejected(question: str) -> None:
+    with pytest.raises(InputError) as e:
+        validate_question(question, 2000)
+    assert str(e.value) == "The question is empty. Type a question about the articles."
+
+
+@pytest.mark.parametrize("question", ["???", "...!", "\u200b"])
+def test_question_without_words_is_rejected(question: str) -> None:
+    with pytest.raises(InputError) as e:
+        validate_question(question, 2000)
+    assert str(e.value) == "The question has no words in it. Type a question about the articles."
+
+
+@pytest.mark.parametrize(("value", "kind"), [(5, "int"), (None, "NoneType"), (b"what?", "bytes")])
+def test_non_text_question_is_rejected(value: object, kind: str) -> None:
+    with pytest.raises(InputError) as e:
+        validate_question(value, 2000)
+    assert str(e.value) == f"The question must be text, got {kind}."
+
+
+# --- names_in ---------------------------------------------------------------------------------------------
+
+
+def test_names_in_finds_multiword_names_in_order() -> None:
+    assert names_in("What did Marco Rubio and Sergei Lavrov say in Riyadh?") == [
+        "Marco Rubio",
+        "Sergei Lavrov",
+        "Riyadh",
+    ]
+
+
+def test_names_in_drops_question_words_and_openers() -> None:
+    assert names_in("Who said What and Why?") == []
+    assert names_in("What did Mr Lammy say?") == ["Lammy"]
+    assert names_in("") == []
+    assert names_in("all lower case") == []
+
+
+# --- is_followup ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and what did he say about Russia?",
+        "What about his trip to Kyiv?",
+        "But why?",
+        "How about the talks?",
+        "What did they agree?",  # pronoun, no name
+        "Why did she leave?",
+    ],
+)
+def test_followups_are_detected(question: str) -> None:
+    assert is_followup(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Marco Rubio say?",
+        "What did Lammy say about it?",  # a pronoun, but a name too
+        "Where were the talks held?",
+        "Android phones sold well",  # "and" only as a word start
+    ],
+)
+def test_standalone_questions_are_not_followups(question: str) -> None:
+    assert not is_followup(question)
+
+
+# --- condense ---------------------------------------------------------------------------------------------
+
+
+def test_followup_pronoun_is_replaced_by_the_previous_name() -> None:
+    assert (
+        condense("and what did he say about Russia?", [LAMMY_TURN])
+        == "What did David Lammy say about Russia?"
+    )
+
+
+def test_possessive_pronoun_becomes_a_possessive_name() -> None:
+    assert condense("What about his trip to Kyiv?", [LAMMY_TURN]) == "What about David Lammy's trip to Kyiv?"
+
+
+def test_followup_without_person_pronoun_carries_the_names_in_brackets() -> None:
+    assert condense("What did they agree?", [LAMMY_TURN]) == "What did they agree (David Lammy)?"
+
+
+def test_every_previous_name_is_carried_over() -> None:
+    history = [Turn("What happened?", "Marco Rubio met Sergei Lavrov in Riyadh.")]
+    assert condense("and what did he say?", history) == "What did Marco Rubio say (Sergei Lavrov, Riyadh)?"
+
+
+def test_only_the_last_turn_counts() -> None:
+    history = [Turn("What did Marco Rubio say?", "..."), LAMMY_TURN]
+    assert condense("and what did he say?", history) == "What did David Lammy say?"
+
+
+def test_previous_question_is_appended_when_no_names_are_known() -> None:
+    history = [Turn("what happened?", "nothing much")]
+    assert condense("and what did he say?", history) == "and what did he say? (what happened?)"
+
+
+def test_standalone_question_or_no_history_is_unchanged() -> None:
+    assert condense("What did Marco Rubio say?", [LAMMY_TURN]) == "What did Marco Rubio say?"
+    assert condense("and what did he say?", []) == "and what did he say?"
+
+
+# --- resolve_relative_dates / merge_dates ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "What happened yesterday?",
+            DatedQuestion("What happened on 2025-02-17?", date(2025, 2, 17), date(2025, 2, 17)),
+        ),
+        ("What happened today?", DatedQuestion("What happened on 2025-02-18?", ANCHOR, ANCHOR)),
+        (
+            "What about YESTERDAY",
+            DatedQuestion("What about on 2025-02-17", date(2025, 2, 17), date(2025, 2, 17)),
+        ),
+        (
+            "What happened last week?",
+            DatedQuestion(
+                "What happened from 2025-02-05 to 2025-02-11?", date(2025, 2, 5), date(2025, 2, 11)
+            ),
+        ),
+        ("news this week", DatedQuestion("news from 2025-02-12 to 2025-02-18", date(2025, 2, 12), ANCHOR)),
+        ("past week news", DatedQuestion("from 2025-02-11 to 2025-02-18 news", date(2025, 2, 11), ANCHOR)),
+        ("this month", DatedQuestion("from 2025-01-19 to 2025-02-18", date(2025, 1, 19), ANCHOR)),
+        ("last month", DatedQuestion("from 2024-12-20 to 2025-01-19", date(2024, 12, 20), date(2025, 1, 19))),
+    ],
+)
+def test_relative_dates_are_resolved_against_the_anchor(question: str, expected: DatedQuestion) -> None:
+    assert resolve_relative_dates(question, ANCHOR) == expected
+
+
+def test_yesterday_crosses_a_month_and_year_boundary() -> None:
+    dated = resolve_relative_dates("What happened yesterday?", date(2025, 1, 1))
+    assert (dated.since, dated.until) == (date(2024, 12, 31), date(2024, 12, 31))
+
+
+@pytest.mark.parametrize("question", ["no date here", "yesterdays news", "Todays", ""])
+def test_questions_without_a_relative_date_are_unchanged(question: str) -> None:
+    assert resolve_relative_dates(question, ANCHOR) == DatedQuestion(question, None, None)
+
+
+def test_merge_dates_adds_the_question_range() -> None:
+    dated = resolve_relative_dates("x yesterday", ANCHOR)
+    assert merge_dates(Filters(sources=("BBC",)), dated) == Filters(("BBC",), "2025-02-17", "2025-02-17")
+
+
+def test_merge_dates_explicit_filters_win() -> None:
+    dated = resolve_relative_dates("x last week", ANCHOR)
+    assert merge_dates(Filters(since="2025-01-01"), dated) == Filters((), "2025-01-01", "2025-02-11")
+    assert merge_dates(Filters(since="2025-01-01", until="2025-01-31"), dated) == Filters(
+        (), "2025-01-01", "2025-01-31"
+    )
+
+
+def test_merge_dates_without_a_question_range_returns_the_filters() -> None:
+    filters = Filters(sources=("AP",), until="2025-02-01")
+    assert merge_dates(filters, DatedQuestion("x", None, None)) is filters
