@@ -184,7 +184,8 @@ def _headline_table(runs: Sequence[EvalRun]) -> str:
     head = "".join(f"<th>{esc(r.label)}</th>" for r in runs)
     rows = []
     for key, name in HEADLINE:
-        cells = "".join(f'<td class="num">{_num(r.summary["metrics"].get(key))}</td>' for r in runs)
+        digits = 0 if key == "errors" else 3
+        cells = "".join(f'<td class="num">{_num(r.summary["metrics"].get(key), digits)}</td>' for r in runs)
         rows.append(f"<tr><th>{esc(name.replace('@k', f'@{k}'))}</th>{cells}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 

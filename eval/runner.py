@@ -209,6 +209,21 @@ def corpus_digest(pipeline: PipelineLike) -> tuple[str, int]:
     return h.hexdigest(), len(infos)
 
 
+def corpus_files_digest(path: Path) -> str:
+    """sha256 over the relative paths and bytes of the files under `path` (hidden files skipped), sorted."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for file in files:
+        rel = file.relative_to(path).as_posix() if file != path else file.name
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        h.update(rel.encode("utf-8"))
+        h.update(b"\x1f")
+        h.update(file.read_bytes())
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
 # --- one question ---------------------------------------------------------------------------------
 
 
@@ -423,11 +438,17 @@ def summarise(
     gold_path: Path,
     gold_sha256: str,
     corpus_sha256: str,
+    store_sha256: str,
     corpus_articles: int,
     corpus_path: str | None,
     seconds: float,
 ) -> dict[str, Any]:
-    """The summary.json document: metrics overall and per type, latency, provenance. NaN -> null."""
+    """The summary.json document: metrics overall and per type, latency, provenance. NaN -> null.
+
+    `corpus.sha256` identifies the input: the files under --corpus when given (so a change in article
+    cleaning does not make a run incomparable with its baseline), else the store's articles; the store's
+    digest of doc ids and cleaned texts is always kept as `corpus.store_sha256`.
+    """
     by_type: dict[str, list[QuestionResult]] = {}
     for r in results:
         by_type.setdefault(r.type, []).append(r)
@@ -444,7 +465,12 @@ def summarise(
         "models": dict(models),
         "settings": settings,
         "gold": {"path": str(gold_path), "sha256": gold_sha256, "questions": len(results)},
-        "corpus": {"sha256": corpus_sha256, "articles": corpus_articles, "path": corpus_path},
+        "corpus": {
+            "sha256": corpus_sha256,
+            "store_sha256": store_sha256,
+            "articles": corpus_articles,
+            "path": corpus_path,
+        },
         "seconds": seconds,
     }
     cleaned: dict[str, Any] = _clean(summary)
@@ -565,7 +591,7 @@ def _run_on(
             if report.added + report.updated + report.unchanged == 0:
                 reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:3]) or "no article files"
                 raise EvalError(f"--corpus {corpus}: nothing was ingested ({reasons}).")
-        corpus_sha, n_articles = corpus_digest(pipeline)
+        store_sha, n_articles = corpus_digest(pipeline)
         if n_articles == 0:
             raise EvalError(
                 f"The store in {settings.store_dir} (collection {settings.collection!r}) holds no articles. "
@@ -581,7 +607,8 @@ def _run_on(
         settings=settings.public_dict(),
         gold_path=gold_path,
         gold_sha256=sha256_file(gold_path),
-        corpus_sha256=corpus_sha,
+        corpus_sha256=corpus_files_digest(corpus) if corpus is not None else store_sha,
+        store_sha256=store_sha,
         corpus_articles=n_articles,
         corpus_path=str(corpus) if corpus else None,
         seconds=time.perf_counter() - started,

@@ -255,6 +255,18 @@ def test_corpus_digest_ignores_listing_order() -> None:
     assert runner.corpus_digest(c)[1] == 1
 
 
+def test_corpus_files_digest(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("one", encoding="utf-8")
+    (tmp_path / "sub" / "b.txt").write_text("two", encoding="utf-8")
+    first = runner.corpus_files_digest(tmp_path)
+    (tmp_path / ".hidden").write_text("ignored", encoding="utf-8")
+    assert runner.corpus_files_digest(tmp_path) == first
+    (tmp_path / "sub" / "b.txt").write_text("changed", encoding="utf-8")
+    assert runner.corpus_files_digest(tmp_path) != first
+    assert runner.corpus_files_digest(tmp_path / "a.txt") != runner.corpus_files_digest(tmp_path)
+
+
 def test_limit_and_invalid_options(gold_path: Path) -> None:
     result, _ = run(gold_path, limit=2)
     assert [r.id for r in result.results] == ["q1", "q2"]
@@ -287,6 +299,8 @@ def test_corpus_is_ingested_into_a_temporary_store(gold_path: Path, tmp_path: Pa
     assert pipeline.settings.collection.startswith("eval-") and pipeline.settings.chroma_url == ""
     assert not pipeline.settings.store_dir.exists()  # removed after the run
     assert result.summary["corpus"]["path"] == str(corpus)
+    assert result.summary["corpus"]["sha256"] == runner.corpus_files_digest(corpus)
+    assert result.summary["corpus"]["store_sha256"] == runner.corpus_digest(pipeline)[0]
     assert result.summary["settings"]["store_dir"] == str(
         Settings().store_dir
     )  # the user's, not the temp one
