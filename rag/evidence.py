@@ -30,7 +30,8 @@ WEIGHT_SEMANTIC = 0.65
 WEIGHT_KEYWORD = 0.25
 WEIGHT_RANK = 0.10
 MMR_LAMBDA = 0.75
-WEIGHT_ANSWER_TYPE = 0.08
+WEIGHT_ANSWER_TYPE = 0.12
+NAMES_FOR_FULL_FIT = 4
 
 _WH = re.compile(r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I)
 _NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
@@ -120,7 +121,7 @@ def answer_type_fit(kind: str, question: str, sentence: str) -> float:
     if kind in ("person", "place"):
         asked = normalize_words(question)
         names = [n for n in _NAME_RUN.findall(sentence) if not normalize_words(n) <= asked]
-        return min(1.0, len(names) / 2)
+        return min(1.0, len(names) / NAMES_FOR_FULL_FIT)
     pattern = _NUMBER if kind == "number" else _DATE
     return 1.0 if pattern.search(sentence) else 0.0
 
