@@ -1,0 +1,197 @@
+"""Evidence selection's pure pieces: MMR, answer types, keyword overlap, candidate sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.evidence import Candidate, answer_type, answer_type_fit, candidate_sentences, keyword_overlap, mmr
+from rag.keyword import tokenize
+from rag.retrieve import Retrieved
+from rag.types import Passage, SourceSpan
+
+
+def passage(chunk_id: str, doc_id: str, source: str, text: str, start: int) -> Passage:
+    return Passage(
+        chunk_id, doc_id, f"T {doc_id}", source, "2025-02-18", None, text, start, start + len(text), 0.5
+    )
+
+
+def source_span(p: Passage, start: int, end: int) -> SourceSpan:
+    """The span of p.text[start:end] in its article."""
+    return SourceSpan(
+        p.doc_id, p.title, p.source, p.published_at, p.url, p.chunk_id, p.start + start, p.start + end
+    )
+
+
+# --- mmr --------------------------------------------------------------------------------------------------
+
+REDUNDANT = np.array([[1.0, 0.99, 0.0], [0.99, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_mmr_prefers_a_diverse_item_over_a_redundant_better_one() -> None:
+    # after 0: item 1 = 0.75*0.85 - 0.25*0.99 = 0.39; item 2 = 0.75*0.7 - 0 = 0.525
+    assert mmr(np.array([0.9, 0.85, 0.7]), REDUNDANT, 3) == [0, 2, 1]
+
+
+def test_mmr_takes_the_redundant_item_when_it_is_much_better() -> None:
+    # after 0: item 1 = 0.39; item 2 = 0.75*0.5 = 0.375
+    assert mmr(np.array([0.9, 0.85, 0.5]), REDUNDANT, 3) == [0, 1, 2]
+
+
+def test_mmr_without_redundancy_is_ranking_by_score() -> None:
+    assert mmr(np.array([0.2, 0.9, 0.5, 0.7]), np.eye(4), 4) == [1, 3, 2, 0]
+
+
+def test_mmr_lambda_one_ignores_redundancy() -> None:
+    assert mmr(np.array([0.9, 0.85, 0.7]), REDUNDANT, 3, lam=1.0) == [0, 1, 2]
+
+
+def test_mmr_k_bounds() -> None:
+    scores = np.array([0.9, 0.85, 0.7])
+    assert mmr(scores, REDUNDANT, 2) == [0, 2]
+    assert mmr(scores, REDUNDANT, 0) == []
+    assert mmr(scores, REDUNDANT, 10) == [0, 2, 1]
+    assert mmr(np.array([]), np.zeros((0, 0)), 3) == []
+
+
+def test_mmr_ties_take_the_first_index() -> None:
+    assert mmr(np.array([0.5, 0.5]), np.eye(2), 2) == [0, 1]
+
+
+# --- answer_type / answer_type_fit ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who met Lavrov?", "person"),
+        ("Whose plan was it?", "person"),
+        ("and who said that?", "person"),
+        ("When did they meet?", "date"),
+        ("What date was the summit?", "date"),
+        ("what year did it start", "date"),
+        ("Where did they meet?", "place"),
+        ("How many people died?", "number"),
+        ("so how much did it cost?", "number"),
+        ("What did Lammy say?", "other"),
+        ("How did it go?", "other"),
+        ("Tell me who met Lavrov", "other"),  # only an opening wh-word counts
+        ("", "other"),
+    ],
+)
+def test_answer_type(question: str, kind: str) -> None:
+    assert answer_type(question) == kind
+
+
+def test_person_fit_counts_names_the_question_does_not_hold() -> None:
+    q = "Who met Sergei Lavrov?"
+    assert answer_type_fit("person", q, "Marco Rubio met Sergei Lavrov.") == 0.5
+    assert answer_type_fit("person", q, "Sergei Lavrov met someone.") == 0.0
+    assert (
+        answer_type_fit("person", q, "Marco Rubio and Mike Waltz met Sergei Lavrov in Saudi Arabia.") == 1.0
+    )
+
+
+def test_place_fit_uses_name_runs_too() -> None:
+    assert answer_type_fit("place", "Where did they meet?", "They met in Saudi Arabia.") == 0.5
+    assert answer_type_fit("place", "Where did they meet?", "They met in riyadh.") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence", "fit"),
+    [
+        ("number", "It cost 1,200 dollars.", 1.0),
+        ("number", "Dozens died.", 1.0),
+        ("number", "Many died.", 0.0),
+        ("date", "They met on 18 February.", 1.0),
+        ("date", "They met on Feb. 18.", 1.0),
+        ("date", "They met on 2025-02-18.", 1.0),
+        ("date", "They met on Tuesday.", 1.0),
+        ("date", "They met in 2025.", 1.0),
+        ("date", "They met.", 0.0),
+        ("other", "Marco Rubio met 3 people in 2025.", 0.0),
+    ],
+)
+def test_number_date_and_other_fit(kind: str, sentence: str, fit: float) -> None:
+    assert answer_type_fit(kind, "question?", sentence) == fit
+
+
+# --- keyword_overlap --------------------------------------------------------------------------------------
+
+
+def test_keyword_overlap_is_share_of_question_words() -> None:
+    question = set(tokenize("What did Lammy say about Russia?"))
+    assert question == {"lammi", "say", "russia"}
+    assert keyword_overlap(question, "Lammy spoke about Ukraine.") == pytest.approx(1 / 3)
+    assert keyword_overlap(question, "Lammy will say Russia lost.") == 1.0
+    assert keyword_overlap(question, "") == 0.0
+    assert keyword_overlap(set(), "Lammy") == 0.0
+
+
+# --- candidate_sentences ----------------------------------------------------------------------------------
+
+T1 = "Marco Rubio met Sergei Lavrov in Riyadh on Tuesday. The talks lasted four and a half hours. Short one."
+T2 = (
+    "Officials said the talks lasted four and a half hours. Ukraine was not invited to the meeting in Riyadh."
+)
+T3 = "Marco Rubio met Sergei Lavrov in Riyadh on Tuesday, officials confirmed."
+P1 = passage("c1", "d1", "BBC", T1, 100)
+P2 = passage("c2", "d2", "AP", T2, 0)
+P3 = passage("c3", "d3", "Reuters", T3, 40)
+
+
+def test_candidates_merge_near_duplicates_across_outlets_and_keep_every_span() -> None:
+    retrieved = Retrieved((P1, P2, P3), ((0, 2), (1,)), (0.1,))
+    assert candidate_sentences(retrieved) == [
+        Candidate(
+            "Marco Rubio met Sergei Lavrov in Riyadh on Tuesday.",
+            (source_span(P1, 0, 51), source_span(P3, 0, 72)),
+            T1,
+            1.0,
+        ),
+        Candidate(
+            "The talks lasted four and a half hours.",
+            (source_span(P1, 52, 91), source_span(P2, 0, 54)),
+            T1,
+            1.0,  # the best group rank among its members
+        ),
+        Candidate(
+            "Ukraine was not invited to the meeting in Riyadh.",
+            (source_span(P2, 55, 104),),
+            T2,
+            0.5,
+        ),
+    ]
+
+
+def test_candidate_spans_index_into_the_article() -> None:
+    article = " " * 100 + T1
+    for c in candidate_sentences(Retrieved((P1,), ((0,),), ())):
+        (s,) = c.spans
+        assert article[s.start : s.end] == c.text
+
+
+def test_short_sentences_are_dropped() -> None:
+    texts = [c.text for c in candidate_sentences(Retrieved((P1,), ((0,),), ()))]
+    assert "Short one." not in texts
+    assert len(texts) == 2
+
+
+def test_overlapping_chunks_of_one_article_give_one_span() -> None:
+    text = "Marco Rubio met Sergei Lavrov in Riyadh on Tuesday."
+    a = passage("c1", "d1", "BBC", text + " The talks lasted four and a half hours.", 0)
+    b = passage("c2", "d1", "BBC", text, 0)  # the next chunk repeats the sentence at the same place
+    candidates = candidate_sentences(Retrieved((a, b), ((0,), (1,)), ()))
+    assert candidates[0].spans == (source_span(a, 0, 51),)
+
+
+def test_rank_prior_falls_with_group_rank() -> None:
+    retrieved = Retrieved((P2, P1), ((0,), (1,)), ())
+    priors = {c.text: c.rank_prior for c in candidate_sentences(retrieved)}
+    assert priors["Ukraine was not invited to the meeting in Riyadh."] == 1.0
+    assert priors["Marco Rubio met Sergei Lavrov in Riyadh on Tuesday."] == 0.5
+
+
+def test_no_passages_no_candidates() -> None:
+    assert candidate_sentences(Retrieved((), (), ())) == []
