@@ -3,6 +3,8 @@ errors become one-line messages, and answers render as plain text."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import EXIT_ERROR, _overrides, build_parser, format_answer, main
-from rag.settings import load_settings
+from rag.settings import Settings, load_settings
 from rag.types import Answer, Citation, Evidence, Passage, SourceSpan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +84,7 @@ def test_unset_flags_are_not_overrides() -> None:
     assert _overrides(build_parser().parse_args(["ask", "q"])) == {}
 
 
-def test_every_override_key_is_a_setting(tmp_path: Path) -> None:
+def test_ui_flags_become_settings(tmp_path: Path) -> None:
     args = build_parser().parse_args(
         ["ui", "--host", "0.0.0.0", "--port", "8000", "--ingest", "x", "--ingest", "y", "--llm", "none"]
     )
@@ -90,6 +92,16 @@ def test_every_override_key_is_a_setting(tmp_path: Path) -> None:
     assert args.ingest == [Path("x"), Path("y")]
     s = load_settings(overrides=_overrides(args), env={}, cwd=tmp_path)
     assert (s.ui_host, s.ui_port) == ("0.0.0.0", 8000)
+
+
+def test_every_override_key_is_a_settings_field() -> None:
+    class Everything(argparse.Namespace):
+        def __getattr__(self, name: str) -> str:
+            return "set"
+
+    keys = set(_overrides(Everything()))
+    assert len(keys) == 15
+    assert keys <= {f.name for f in dataclasses.fields(Settings)}
 
 
 @pytest.mark.parametrize(
