@@ -90,13 +90,14 @@ def server_env(store_dir: Path, feedback_file: Path, llm: str) -> dict[str, str]
     return env
 
 
-def prepare_articles(target: Path) -> Path:
-    """data/articles plus the planted article, copied to `target`."""
+def prepare_articles(target: Path, planted: bool = True) -> Path:
+    """data/articles (plus the planted hostile article unless `planted` is False), copied to `target`."""
     target.mkdir(parents=True, exist_ok=True)
     for f in sorted(ARTICLES_DIR.iterdir()):
         if f.is_file():
             shutil.copy2(f, target / f.name)
-    (target / PLANTED_NAME).write_text(PLANTED_ARTICLE, encoding="utf-8")
+    if planted:
+        (target / PLANTED_NAME).write_text(PLANTED_ARTICLE, encoding="utf-8")
     return target
 
 
@@ -117,9 +118,11 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], log_file: Path, timeo
     raise RuntimeError(f"`rag ui` did not answer on {url} within {timeout:.0f} s:\n{log_file.read_text()}")
 
 
-def start_ui(workdir: Path, llm: str = "none") -> tuple[UiServer, subprocess.Popen[bytes]]:
+def start_ui(
+    workdir: Path, llm: str = "none", planted: bool = True
+) -> tuple[UiServer, subprocess.Popen[bytes]]:
     """Ingest the articles into a fresh store under `workdir` and start `rag ui`; the caller stops it."""
-    articles = prepare_articles(workdir / "articles")
+    articles = prepare_articles(workdir / "articles", planted)
     store_dir = workdir / "store"
     feedback = workdir / "feedback.jsonl"
     env = server_env(store_dir, feedback, llm)
