@@ -37,11 +37,6 @@ def verify_result(text: str, cited: tuple[int, ...], unsupported: tuple[str, ...
     return Verified(text=text, cited=cited, unsupported=unsupported)
 
 
-def squash(v: Verified) -> Verified:
-    """Collapse the double space the marker bug leaves (see test_verified_text_has_single_spaces)."""
-    return Verified(v.text.replace("  ", " "), v.cited, v.unsupported)
-
-
 # --- parse_markers / strip_markers ------------------------------------------------------------------------
 
 
@@ -101,7 +96,6 @@ def test_split_answer_of_empty_text() -> None:
     assert split_answer("\n  \n- \n") == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: split_answer splits after titles such as 'Mr.' and 'Dr.'")
 def test_split_answer_keeps_titles_with_their_names() -> None:
     assert split_answer("Mr. Rubio met Lavrov. Dr. Smith agreed.") == [
         "Mr. Rubio met Lavrov.",
@@ -109,14 +103,33 @@ def test_split_answer_keeps_titles_with_their_names() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: split_answer drops a closing quote that follows the final period"
-)
 def test_split_answer_keeps_closing_quotes() -> None:
     assert split_answer('Lammy said Russia "must withdraw." Rubio agreed.') == [
         'Lammy said Russia "must withdraw."',
         "Rubio agreed.",
     ]
+
+
+def test_marker_after_the_final_period_stays_with_its_sentence_at_line_end() -> None:
+    assert split_answer("Rubio met Lavrov in Riyadh. [2]") == ["Rubio met Lavrov in Riyadh. [2]"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a marker after a sentence's period moves to the next sentence when another sentence follows",
+)
+def test_marker_after_the_period_stays_with_its_sentence_mid_line() -> None:
+    assert split_answer("Rubio met Lavrov in Riyadh. [2] The talks lasted four hours. [3]") == [
+        "Rubio met Lavrov in Riyadh. [2]",
+        "The talks lasted four hours. [3]",
+    ]
+
+
+def test_markers_after_periods_are_verified_and_moved_before_them() -> None:
+    draft = "Rubio met Lavrov in Riyadh. [2] The talks lasted four and a half hours. [3]"
+    assert verify(draft, EVIDENCE) == verify_result(
+        "Rubio met Lavrov in Riyadh [2]. The talks lasted four and a half hours [3].", (2, 3)
+    )
 
 
 # --- key_terms / covered ----------------------------------------------------------------------------------
@@ -158,21 +171,15 @@ def test_covered_matches_whole_words_accent_and_case_insensitively() -> None:
 
 
 def test_supported_sentence_keeps_its_citation() -> None:
-    assert squash(verify("Rubio met Lavrov in Riyadh [2].", EVIDENCE)) == verify_result(
+    assert verify("Rubio met Lavrov in Riyadh [2].", EVIDENCE) == verify_result(
         "Rubio met Lavrov in Riyadh [2].", (2,)
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a stripped marker leaves a double space before the re-added marker"
-)
 def test_verified_text_has_single_spaces() -> None:
     assert verify("Rubio met Lavrov in Riyadh [2].", EVIDENCE).text == "Rubio met Lavrov in Riyadh [2]."
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: an unsupported sentence is reported with a space before its period"
-)
 def test_unsupported_sentence_is_reported_as_written() -> None:
     v = verify("Keir Starmer said Russia must withdraw its troops [1].", EVIDENCE)
     assert v.unsupported == ("Keir Starmer said Russia must withdraw its troops.",)
@@ -243,7 +250,7 @@ def test_bullet_list_answers_stay_one_item_per_line() -> None:
 
 
 def test_prose_answers_are_joined_with_spaces_and_cited_in_order_of_appearance() -> None:
-    v = squash(verify("The talks lasted four and a half hours [3]. Rubio met Lavrov in Riyadh.", EVIDENCE))
+    v = verify("The talks lasted four and a half hours [3]. Rubio met Lavrov in Riyadh.", EVIDENCE)
     assert v == verify_result(
         "The talks lasted four and a half hours [3]. Rubio met Lavrov in Riyadh [2].", (3, 2)
     )

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.evidence import Candidate, answer_type, answer_type_fit, candidate_sentences, keyword_overlap, mmr
+from rag.evidence import (
+    NAMES_FOR_FULL_FIT,
+    Candidate,
+    answer_type,
+    answer_type_fit,
+    candidate_sentences,
+    keyword_overlap,
+    mmr,
+)
 from rag.keyword import tokenize
 from rag.retrieve import Retrieved
 from rag.types import Passage, SourceSpan
@@ -86,15 +94,18 @@ def test_answer_type(question: str, kind: str) -> None:
 
 def test_person_fit_counts_names_the_question_does_not_hold() -> None:
     q = "Who met Sergei Lavrov?"
-    assert answer_type_fit("person", q, "Marco Rubio met Sergei Lavrov.") == 0.5
+    assert NAMES_FOR_FULL_FIT == 4
+    assert answer_type_fit("person", q, "Marco Rubio met Sergei Lavrov.") == 0.25
     assert answer_type_fit("person", q, "Sergei Lavrov met someone.") == 0.0
     assert (
-        answer_type_fit("person", q, "Marco Rubio and Mike Waltz met Sergei Lavrov in Saudi Arabia.") == 1.0
+        answer_type_fit("person", q, "Marco Rubio and Mike Waltz met Sergei Lavrov in Saudi Arabia.") == 0.75
     )
+    many = "Marco Rubio, Mike Waltz, Steve Witkoff, Yuri Ushakov and Kirill Dmitriev met Sergei Lavrov."
+    assert answer_type_fit("person", q, many) == 1.0  # capped
 
 
 def test_place_fit_uses_name_runs_too() -> None:
-    assert answer_type_fit("place", "Where did they meet?", "They met in Saudi Arabia.") == 0.5
+    assert answer_type_fit("place", "Where did they meet?", "They met in Saudi Arabia.") == 0.25
     assert answer_type_fit("place", "Where did they meet?", "They met in riyadh.") == 0.0
 
 
