@@ -63,8 +63,10 @@ def answer_markdown(answer: Answer) -> str:
     parts.append(body)
     if answer.abstained and answer.evidence:
         parts.append("*The closest passages are shown under Sources.*")
-    if answer.unsupported_sentences:
-        n = len(answer.unsupported_sentences)
+    # only sentences still in the text count: a fallback to the evidence drops the model's draft
+    shown = [s for s in answer.unsupported_sentences if s and s in text]
+    if shown:
+        n = len(shown)
         parts.append(f"⚠ *{n} sentence{'s' if n != 1 else ''} not supported by the cited articles.*")
     timing = timing_line(answer.timings_ms)
     if timing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -99,8 +100,6 @@ def test_excerpt_trims_long_context_at_word_boundaries() -> None:
     evidence, _ = make_evidence()
     long_before = "word " * 100
     context = long_before + evidence[0].text + " tail"
-    import dataclasses
-
     e = dataclasses.replace(evidence[0], context=context)
     out = render.excerpt(e, [])
     assert out.startswith("… word word")
@@ -270,3 +269,17 @@ def test_no_card_markup_leaks_from_titles() -> None:
     panel = run(pipeline)[-1][2]
     titles = re.findall(r"<span class='nr-title'>(.*?)</span>", panel)
     assert "Evil &lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in titles[1]
+
+
+def test_unsupported_sentences_of_a_discarded_draft_are_not_reported() -> None:
+    answer = dataclasses.replace(
+        FakePipeline().answer(QUESTION),
+        text="Marco Rubio and Steve Witkoff attended the talks in Paris. [1]",
+        notice="The model's answer could not be verified; showing the evidence instead.",
+    )
+    out = render.answer_markdown(answer)
+    assert out.startswith(
+        "**Note:** The model's answer could not be verified; showing the evidence instead\\."
+    )
+    assert "not supported" not in out
+    assert "(unsupported)" not in out
