@@ -77,6 +77,21 @@ def unknown_names(question: str, texts: Sequence[str]) -> list[str]:
     ]
 
 
+LOOP_PROBE_CHARS = 24
+LOOP_REPEATS = 3
+
+
+def repetition_start(text: str) -> int | None:
+    """Where a generation began repeating itself (its tail seen LOOP_REPEATS times), else None."""
+    if len(text) < LOOP_PROBE_CHARS * LOOP_REPEATS:
+        return None
+    tail = text[-LOOP_PROBE_CHARS:]
+    if text.count(tail) < LOOP_REPEATS:
+        return None
+    first = text.find(tail)
+    return first + len(tail)
+
+
 class Answerer:
     """Runs the answer chain with the collaborators it is given (nothing is built here)."""
 
@@ -166,6 +181,10 @@ class Answerer:
                     timings["first_token"] = (time.perf_counter() - t0) * 1000
                 draft_parts.append(piece)
                 yield Token(piece)
+                loop_at = repetition_start("".join(draft_parts))
+                if loop_at is not None:  # a small model stuck in a loop: keep the first round, stop reading
+                    draft_parts = ["".join(draft_parts)[:loop_at]]
+                    break
         except ModelError as e:
             timings["generate"] = (time.perf_counter() - t_gen) * 1000
             yield done(fallback.text, fallback.cited, notice=f"{e} Showing the evidence instead.")

@@ -11,13 +11,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.chunking import sentence_spans
 from rag.keyword import normalize, tokenize
 from rag.types import Citation, Evidence
 
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _CAPITALISED = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w’'\-]*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ\[])")
+_SMALL_NUMBERS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
 NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion "
@@ -52,7 +59,9 @@ def parse_markers(text: str) -> list[int]:
 
 
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s{2,}", " ", MARKER.sub("", text)).strip()
+    """The text without `[n]` markers and without the spaces they leave behind."""
+    text = re.sub(r"\s*" + MARKER.pattern, "", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
 
 
 def split_answer(text: str) -> list[str]:
@@ -61,8 +70,20 @@ def split_answer(text: str) -> list[str]:
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
         if line:
-            out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+            out.extend(line[a:b] for a, b in _answer_sentences(line))
     return out
+
+
+def _answer_sentences(line: str) -> list[tuple[int, int]]:
+    """Sentence spans of one answer line; a marker right after a sentence's end stays with that sentence."""
+    spans = sentence_spans(line)
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and MARKER.fullmatch(line[a:b].strip()):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def key_terms(sentence: str) -> set[str]:
@@ -83,13 +104,18 @@ def key_terms(sentence: str) -> set[str]:
             continue
         terms.add(word)
     terms.update(_NUMBER.findall(plain))
-    terms.update(w for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS)
+    terms.update(_SMALL_NUMBERS.get(w, w) for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS)
     return terms
+
+
+def _numbers_as_digits(text: str) -> str:
+    """"three people" -> "3 people", so a claim and its evidence may write small numbers either way."""
+    return re.sub(r"[a-z]+", lambda m: _SMALL_NUMBERS.get(m.group(0), m.group(0)), text)
 
 
 def covered(terms: set[str], texts: Sequence[str]) -> set[str]:
     """The terms that occur (normalised, as whole words) in at least one of `texts`."""
-    haystack = " ".join(normalize(t).replace("’", "'") for t in texts)
+    haystack = " ".join(_numbers_as_digits(normalize(t).replace("’", "'")) for t in texts)
     return {t for t in terms if re.search(r"(?<!\w)" + re.escape(t) + r"(?!\w)", haystack)}
 
 
@@ -130,10 +156,12 @@ def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Veri
     kept: list[str] = []
     cited: dict[int, None] = {}
     unsupported: list[str] = []
+    seen: set[str] = set()
     for sentence in split_answer(draft):
         claim = strip_markers(sentence)
-        if not re.search(r"\w", claim):
-            continue
+        if not re.search(r"\w", claim) or normalize(claim) in seen:
+            continue  # small models loop: a repeated sentence is said once
+        seen.add(normalize(claim))
         terms = key_terms(claim) - question_terms
         marked = [n for n in parse_markers(sentence) if n in by_n]
         support = _supporting(claim, terms, [by_n[n] for n in marked])

@@ -43,7 +43,7 @@ def load_articles(paths: Sequence[Path], max_bytes: int) -> tuple[list[Article],
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for path in paths:
-        found, bad = load_path(Path(path), max_bytes=max_bytes)
+        found, bad = load_path(Path(path).resolve(), max_bytes=max_bytes)
         skipped.extend(bad)
         for article in found:
             if article.doc_id in seen:
@@ -58,7 +58,7 @@ def load_articles(paths: Sequence[Path], max_bytes: int) -> tuple[list[Article],
 
 
 def stale_articles(stored: dict[str, StoredArticle], seen: set[str], read_files: set[str]) -> list[str]:
-    """doc_ids to prune: their file is gone, or their file was read in this run without them (pure)."""
+    """doc_ids to prune: their file is gone, or their file was read in this run without them."""
     out = []
     for doc_id, record in sorted(stored.items()):
         if doc_id in seen or record.path is None:
