@@ -138,9 +138,10 @@ def build_app(pipeline: Pipeline, settings: Settings, examples: list[str] | None
                 type="filepath",
                 file_types=[".txt", ".md", ".html", ".htm", ".json", ".jsonl"],
                 label="Add article files",
+                elem_id="nr-upload",
             )
-            add_btn = gr.Button("Add to store", variant="primary")
-            ingest_status = gr.Markdown()
+            add_btn = gr.Button("Add to store", variant="primary", elem_id="nr-add")
+            ingest_status = gr.Markdown(elem_id="nr-ingest-status")
 
         answering = gr.on(
             triggers=[question.submit, ask_btn.click],
