@@ -193,12 +193,24 @@ def mark_stopped(chat: list[Message] | None, conversation: Conversation | None) 
     conversation = conversation or Conversation()
     last = len(chat) - 1
     if last >= 0 and chat[last].get("role") == "assistant" and conversation.record_at(last) is None:
-        content = str(chat[last].get("content") or "").removesuffix(" ▍")
+        content = message_text(chat[last]).removesuffix(" ▍")
         chat[last] = {
             "role": "assistant",
             "content": f"{content}\n\n*Stopped: this answer is unfinished and unverified.*",
         }
     return chat
+
+
+def message_text(message: Message) -> str:
+    """A chat message's Markdown, whether Gradio sent it back as a string or as a list of content parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
 
 
 def new_conversation() -> tuple[list[Message], str, Conversation, str]:

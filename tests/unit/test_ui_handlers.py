@@ -223,6 +223,15 @@ def test_stop_labels_only_an_unfinished_answer() -> None:
     assert handlers.mark_stopped(done_chat, conversation) == done_chat
 
 
+def test_stop_reads_messages_in_gradio_content_part_form() -> None:
+    chat = [
+        {"role": "user", "content": [{"type": "text", "text": "q"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Rubio ▍"}]},
+    ]
+    stopped = handlers.mark_stopped(chat, handlers.Conversation())
+    assert stopped[-1]["content"] == "Rubio\n\n*Stopped: this answer is unfinished and unverified.*"
+
+
 def test_new_conversation_clears_everything() -> None:
     chat, panel, conversation, question = handlers.new_conversation()
     assert (chat, conversation, question) == ([], handlers.Conversation(), "")
