@@ -67,11 +67,6 @@ def as_stored(articles: list[Article]) -> dict[str, StoredArticle]:
     return {a.doc_id: StoredArticle(a.doc_id, a.content_hash, a.path, frozenset()) for a in articles}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: article paths are stored as given (relative), so --prune run from another directory removes "
-    "articles whose files still exist",
-)
 def test_prune_from_another_directory_keeps_articles_whose_files_exist(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
