@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 
 from rag import RagError
-from rag.pipeline import Pipeline
 from rag.settings import LLM_BACKENDS, Settings
 from ui import handlers, render
+from ui.handlers import ChatPipeline
 
 TITLE = "newsrag"
 MAX_PASSAGES = 20
@@ -76,7 +76,7 @@ def launch_options() -> dict[str, Any]:
     return {"css": APP_CSS, "head": APP_HEAD}
 
 
-def build_app(pipeline: Pipeline, settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
+def build_app(pipeline: ChatPipeline, settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
     """The chat window over `pipeline`. Building it reads the store's outlets and headlines, nothing more."""
     outlets = handlers.outlet_choices(pipeline)
     example_list = handlers.example_questions(pipeline) if examples is None else examples
@@ -196,7 +196,7 @@ def build_app(pipeline: Pipeline, settings: Settings, examples: list[str] | None
     return app
 
 
-def _ask_endpoint(pipeline: Pipeline, question: str) -> dict:
+def _ask_endpoint(pipeline: ChatPipeline, question: str) -> dict:
     """Answer `question` from the articles; returns the `rag ask --json` dictionary."""
     try:
         return handlers.ask_api(pipeline, question)
@@ -209,12 +209,12 @@ def _on_like(feedback_file: Path, conversation: handlers.Conversation, data: gr.
     return handlers.record_vote(feedback_file, conversation, index, data.liked)
 
 
-def _refresh_articles(pipeline: Pipeline) -> tuple[str, Any]:
+def _refresh_articles(pipeline: ChatPipeline) -> tuple[str, Any]:
     return handlers.articles_html(pipeline), gr.Dropdown(choices=handlers.outlet_choices(pipeline))
 
 
 def _ingest(
-    pipeline: Pipeline,
+    pipeline: ChatPipeline,
     files: list[str] | None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio attaches a progress bar
 ) -> tuple[str, str, Any]:

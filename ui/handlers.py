@@ -13,12 +13,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rag import Done, EvidenceReady, Filters, RagError, Token, Turn
+from rag import (
+    Answer,
+    ArticleInfo,
+    Done,
+    EvidenceReady,
+    Filters,
+    IngestReport,
+    RagError,
+    Settings,
+    Token,
+    Turn,
+)
 from rag.errors import InputError
-from rag.pipeline import Pipeline
 from rag.settings import LLM_BACKENDS
+from rag.types import StreamEvent
 from ui import render
 
 log = logging.getLogger(__name__)
@@ -35,6 +46,33 @@ BACKEND_LABELS = {
 }
 
 EXAMPLE_COUNT = 3
+
+
+class ChatPipeline(Protocol):
+    """The part of rag.Pipeline the UI uses (a structural type, so tests can pass a fake)."""
+
+    settings: Settings
+
+    def with_options(self, **changes: Any) -> ChatPipeline: ...
+
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+    ) -> Iterator[StreamEvent]: ...
+
+    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer: ...
+
+    def articles(self) -> list[ArticleInfo]: ...
+
+    def article_text(self, doc_id: str) -> str | None: ...
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        prune: bool = False,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> IngestReport: ...
+
+
 _WORD = re.compile(r"\S+")
 
 
@@ -82,7 +120,7 @@ def _iso_date(name: str, value: str | None) -> str | None:
         raise InputError(f"The '{name}' date must look like 2025-04-17; got {text!r}.") from e
 
 
-def configure(pipeline: Pipeline, backend: str | None, top_k: float | int | None) -> Pipeline:
+def configure(pipeline: ChatPipeline, backend: str | None, top_k: float | int | None) -> ChatPipeline:
     """The pipeline with the settings panel's backend and passage count applied (same heavy clients)."""
     changes: dict[str, object] = {}
     if backend and backend != pipeline.settings.llm:
@@ -97,7 +135,7 @@ def configure(pipeline: Pipeline, backend: str | None, top_k: float | int | None
 
 
 def respond(
-    pipeline: Pipeline,
+    pipeline: ChatPipeline,
     question: str,
     chat: list[Message] | None,
     conversation: Conversation | None,
@@ -249,7 +287,7 @@ def record_vote(
     return f"Thanks, feedback saved ({vote})."
 
 
-def ask_api(pipeline: Pipeline, question: object) -> dict[str, Any]:
+def ask_api(pipeline: ChatPipeline, question: object) -> dict[str, Any]:
     """The simple non-streaming endpoint: a question in, the `rag ask --json` dictionary out."""
     if not isinstance(question, str):
         raise InputError(f"question must be a string; got {type(question).__name__}.")
@@ -258,7 +296,7 @@ def ask_api(pipeline: Pipeline, question: object) -> dict[str, Any]:
     return pipeline.ask(question.strip()).to_dict()
 
 
-def outlet_choices(pipeline: Pipeline) -> list[str]:
+def outlet_choices(pipeline: ChatPipeline) -> list[str]:
     """Outlets in the store, sorted; an unreadable or empty store gives none."""
     try:
         return sorted({a.source for a in pipeline.articles() if a.source})
@@ -266,14 +304,14 @@ def outlet_choices(pipeline: Pipeline) -> list[str]:
         return []
 
 
-def articles_html(pipeline: Pipeline) -> str:
+def articles_html(pipeline: ChatPipeline) -> str:
     try:
         return render.articles_table(pipeline.articles())
     except RagError as e:
         return f"<p class='nr-error'>{render.esc(e)}</p>"
 
 
-def example_questions(pipeline: Pipeline, count: int = EXAMPLE_COUNT) -> list[str]:
+def example_questions(pipeline: ChatPipeline, count: int = EXAMPLE_COUNT) -> list[str]:
     """Starter questions made from the newest stored headlines, so they fit whatever corpus is loaded."""
     try:
         articles = pipeline.articles()
@@ -295,7 +333,7 @@ def example_questions(pipeline: Pipeline, count: int = EXAMPLE_COUNT) -> list[st
 
 
 def ingest_files(
-    pipeline: Pipeline,
+    pipeline: ChatPipeline,
     files: Sequence[str | Path] | None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> str:

@@ -24,7 +24,7 @@ from rag import (
     Token,
     Turn,
 )
-from rag.types import SourceSpan
+from rag.types import SourceSpan, StreamEvent
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 
@@ -140,7 +140,7 @@ class FakePipeline:
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
-    ) -> Iterator[object]:
+    ) -> Iterator[StreamEvent]:
         self.calls.append((question, tuple(history), filters))
         evidence, passages = make_evidence()
         yield EvidenceReady(
