@@ -1,0 +1,507 @@
+"""The benchmark runs: ingest, query, retrieval quality, answer, cold start. Prints figures; asserts nothing.
+
+Every figure is measured in this process (or in a subprocess for cold starts) on the machine it runs on, and
+compared only with figures from the same run: ingest through the pipeline vs the same chunk texts through the
+bare embedder vs the plain LangChain recipe. Stores are embedded and live in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.corpus import synthetic_articles, synthetic_questions, write_jsonl
+from bench.report import markdown_report
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+    from rag.types import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_ARTICLES = ROOT / "data" / "articles"
+COLD_QUESTION = "Who attended the Paris talks?"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to run. `sizes` are synthetic chunks added to the seed articles (0 = the seed articles alone)."""
+
+    sizes: tuple[int, ...] = (0, 1000)
+    embedders: tuple[str, ...] = ("minilm-onnx-int8", "minilm")
+    models: tuple[str, ...] = ("none",)
+    out_dir: Path = Path("bench/out")
+    questions: int = 30
+    answer_questions: int = 3
+    compare_max: int = 2000
+    seed: int = 7
+    gold: Path = Path("eval/gold/paris_talks.jsonl")
+    cold_start: bool = True
+    work_dir: Path | None = None
+
+
+@dataclass
+class BenchResult:
+    data: dict[str, Any]
+    markdown: str
+    json_path: Path
+    markdown_path: Path
+
+
+@dataclass
+class _Corpus:
+    size: int
+    directory: Path | None  # synthetic JSONL files (None for the seed articles alone)
+    articles: list[Article] = field(default_factory=list)
+
+
+# --- small measuring helpers ------------------------------------------------------------------------------
+def summarize(ms: Sequence[float]) -> dict[str, float]:
+    """p50, p95, mean and n of a list of milliseconds (NaN-free: empty lists give n=0 only)."""
+    from eval.metrics import percentile
+
+    if not ms:
+        return {"n": 0}
+    return {
+        "p50": round(percentile(ms, 50), 2),
+        "p95": round(percentile(ms, 95), 2),
+        "mean": round(sum(ms) / len(ms), 2),
+        "n": len(ms),
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def current_rss_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gib = None
+    with contextlib.suppress(ValueError, OSError):
+        ram_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    versions: dict[str, str | None] = {}
+    for dist in (
+        "newsrag",
+        "chromadb",
+        "langchain-core",
+        "langchain-chroma",
+        "sentence-transformers",
+        "torch",
+        "onnxruntime",
+        "tokenizers",
+        "bm25s",
+        "xllamacpp",
+        "gradio",
+    ):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": ram_gib,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- corpora ----------------------------------------------------------------------------------------------
+def build_corpus(size: int, seed: int, settings: Settings, directory: Path) -> _Corpus:
+    """Synthetic articles adding up to `size` chunks as the real chunker counts them, written as JSONL."""
+    if size == 0:
+        return _Corpus(0, None)
+    from rag.chunking import chunk_article, get_encoding
+
+    encoding = get_encoding(settings.encoding)
+
+    def count(article: Article) -> int:
+        return len(chunk_article(article, encoding, settings.chunk_tokens, settings.chunk_overlap))
+
+    articles = synthetic_articles(size, seed=seed, count_chunks=count)
+    write_jsonl(articles, directory)
+    return _Corpus(size, directory, articles)
+
+
+def _inputs(corpus: _Corpus) -> list[Path]:
+    return [SEED_ARTICLES] + ([corpus.directory] if corpus.directory else [])
+
+
+def _chunk_texts(paths: Sequence[Path], settings: Settings) -> list[str]:
+    """Exactly the texts Pipeline.ingest embeds for these inputs (header line + chunk text)."""
+    from rag.chunking import chunk_article, embed_text, get_encoding
+    from rag.ingest import load_articles
+
+    encoding = get_encoding(settings.encoding)
+    articles, _ = load_articles(paths, int(settings.max_file_mb * 1_000_000))
+    return [
+        embed_text(a, c)
+        for a in articles
+        for c in chunk_article(a, encoding, settings.chunk_tokens, settings.chunk_overlap)
+    ]
+
+
+# --- ingest -----------------------------------------------------------------------------------------------
+def ingest_ours(pipeline: Pipeline, corpus: _Corpus, warmup_dir: Path) -> dict[str, Any]:
+    """Pipeline.ingest end to end (load, clean, chunk, embed, write, keyword index), model already loaded."""
+    t0 = time.perf_counter()
+    warm = pipeline.ingest([warmup_dir])  # loads the embedder; not counted
+    load_s = time.perf_counter() - t0
+    report = pipeline.ingest(_inputs(corpus))
+    return {
+        "embedder_load_and_warmup_s": round(load_s, 2),
+        "warmup_chunks": warm.chunks,
+        "articles": report.added,
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 2),
+        "chunks_per_s": round(report.chunks / report.seconds, 2) if report.seconds else None,
+    }
+
+
+def ingest_bare(texts: Sequence[str], settings: Settings) -> dict[str, Any]:
+    """The same chunk texts through embed_documents alone, in the pipeline's window size."""
+    from rag.embeddings import build_embedder
+    from rag.ingest import EMBED_WINDOW
+
+    embedder = build_embedder(settings)
+    embedder.embed_documents(list(texts[:8]))  # warm-up
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), EMBED_WINDOW):
+        embedder.embed_documents(list(texts[i : i + EMBED_WINDOW]))
+    seconds = time.perf_counter() - t0
+    return {
+        "chunks": len(texts),
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(len(texts) / seconds, 2),
+    }
+
+
+def ingest_langchain(
+    paths: Sequence[Path], settings: Settings, store_dir: Path, embedder: str
+) -> dict[str, Any]:
+    """The plain recipe a user would write: RecursiveCharacterTextSplitter, embedder, Chroma.from_documents.
+
+    `embedder` "minilm" uses HuggingFaceEmbeddings with its default options (what the recipe would use);
+    "minilm-onnx-int8" gives the recipe our ONNX embedder, so that row compares the machinery around it.
+    Articles are read with our loader (reading is not what is being compared).
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from rag.chunking import get_encoding
+    from rag.embeddings import minilm_path
+    from rag.ingest import load_articles
+
+    if embedder == "minilm":
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        embedding: Any = HuggingFaceEmbeddings(model_name=str(minilm_path()), model_kwargs={"device": "cpu"})
+    else:
+        from rag.embeddings import build_embedder
+
+        embedding = build_embedder(settings)
+    embedding.embed_documents(["warm-up"])
+    get_encoding(settings.encoding)  # seeds the offline tiktoken cache the splitter needs
+    articles, _ = load_articles(paths, int(settings.max_file_mb * 1_000_000))
+    client = chromadb.PersistentClient(
+        path=str(store_dir), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    t0 = time.perf_counter()
+    splitter = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name=settings.encoding,
+        chunk_size=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    docs = splitter.split_documents(
+        [
+            Document(page_content=a.text, metadata={"doc_id": a.doc_id, "title": a.title, "source": a.source})
+            for a in articles
+        ]
+    )
+    Chroma.from_documents(docs, embedding=embedding, client=client, collection_name="langchain")
+    seconds = time.perf_counter() - t0
+    return {"chunks": len(docs), "seconds": round(seconds, 2), "chunks_per_s": round(len(docs) / seconds, 2)}
+
+
+# --- query ------------------------------------------------------------------------------------------------
+def query_latency(pipeline: Pipeline, questions: Sequence[str]) -> dict[str, Any]:
+    """Retrieval (Pipeline.retrieve) and time to the first EvidenceReady of Pipeline.stream (llm none)."""
+    from rag.types import EvidenceReady
+
+    for q in questions[:2]:  # warm-up: keyword index load, first query
+        pipeline.retrieve(q)
+    retrieve_ms: list[float] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        pipeline.retrieve(q)
+        retrieve_ms.append((time.perf_counter() - t0) * 1000)
+    evidence_ms: list[float] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        for event in pipeline.stream(q):
+            if isinstance(event, EvidenceReady):
+                evidence_ms.append((time.perf_counter() - t0) * 1000)
+                break
+    return {"retrieve_ms": summarize(retrieve_ms), "evidence_ms": summarize(evidence_ms)}
+
+
+def retrieval_quality(pipeline: Pipeline, gold: Path, k: int = 5) -> dict[str, Any]:
+    """hit@k of the gold evidence doc_ids among retrieved passages, per retrieval mode (higher is better).
+
+    Uses the answerable, stand-alone gold questions (follow-ups need their conversation).
+    """
+    from eval.metrics import hit_at_k, mean
+    from eval.runner import load_gold
+
+    questions = [q for q in load_gold(gold) if q.answerable and q.evidence and not q.followup_of]
+    out: dict[str, Any] = {"n": len(questions)}
+    for mode in ("vector", "hybrid"):
+        p = pipeline.with_options(retrieval=mode, top_k=max(10, k))
+        hits = [hit_at_k([x.doc_id for x in p.retrieve(q.question)], q.evidence, k) for q in questions]
+        out[f"hit@{k}_{mode}"] = round(mean(hits), 3)
+    return out
+
+
+def answer_latency(pipeline: Pipeline, model: str, questions: Sequence[str]) -> dict[str, Any]:
+    """Time to first token and total per question for one answer backend ("none" or a bundled local model)."""
+    from rag.types import Done, Token
+
+    p = (
+        pipeline.with_options(llm="none")
+        if model == "none"
+        else pipeline.with_options(llm="local", local_model=model)
+    )
+    first_ms: list[float] = []
+    total_ms: list[float] = []
+    abstained = 0
+    for q in questions:
+        t0 = time.perf_counter()
+        first = None
+        for event in p.stream(q):
+            if isinstance(event, Token) and first is None:
+                first = (time.perf_counter() - t0) * 1000
+            if isinstance(event, Done):
+                total_ms.append((time.perf_counter() - t0) * 1000)
+                abstained += event.answer.abstained
+        if first is not None:
+            first_ms.append(first)
+    return {"first_token_ms": summarize(first_ms), "total_ms": summarize(total_ms), "abstained": abstained}
+
+
+# --- cold start -------------------------------------------------------------------------------------------
+def _rag_command() -> list[str]:
+    exe = Path(sys.executable).parent / "rag"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        ANONYMIZED_TELEMETRY="False",
+    )
+    return env
+
+
+def _timed_run(cmd: Sequence[str], timeout: float = 300) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, timeout=timeout, check=False)
+    return time.perf_counter() - t0, done.returncode
+
+
+def cold_start(store_dirs: dict[str, Path], log: Log) -> dict[str, Any]:
+    """Wall time of fresh processes: `rag --help`, `rag ask` (llm none) per embedder, `rag ui` serving."""
+    rag = _rag_command()
+    helps = [_timed_run([*rag, "--help"])[0] for _ in range(3)]
+    out: dict[str, Any] = {"help_s": round(sorted(helps)[1], 3)}
+    for embedder, store_dir in store_dirs.items():
+        seconds, code = _timed_run(
+            [
+                *rag,
+                "ask",
+                COLD_QUESTION,
+                "--llm",
+                "none",
+                "--store-dir",
+                str(store_dir),
+                "--embedding-model",
+                embedder,
+                "--json",
+            ]
+        )
+        out[f"ask_s[{embedder}]"] = round(seconds, 2) if code == 0 else f"failed (exit {code})"
+        log(f"cold start: rag ask ({embedder}) {seconds:.1f} s")
+    embedder, store_dir = next(iter(store_dirs.items()))
+    out["ui_embedder"] = embedder
+    out["ui_ready_s"] = _ui_ready(rag, store_dir, embedder)
+    return out
+
+
+def _ui_ready(rag: Sequence[str], store_dir: Path, embedder: str, timeout: float = 180) -> float | str:
+    port = _free_port()
+    cmd = [
+        *rag,
+        "ui",
+        "--llm",
+        "none",
+        "--port",
+        str(port),
+        "--store-dir",
+        str(store_dir),
+        "--embedding-model",
+        embedder,
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            if proc.poll() is not None:
+                return f"exited with {proc.returncode} before serving"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    if response.status == 200:
+                        return round(time.perf_counter() - t0, 2)
+            except OSError:
+                time.sleep(0.2)
+        return f"not ready after {timeout:.0f} s"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the whole run ----------------------------------------------------------------------------------------
+def run_bench(config: BenchConfig, settings: Settings, log: Log = lambda _: None) -> BenchResult:
+    """Run every benchmark in `config` and write results.json and results.md to `config.out_dir`."""
+    from rag import open_pipeline
+    from rag.embeddings import set_offline_env
+
+    set_offline_env()
+    base = settings.replace(chroma_url="", collection="bench", llm="none")
+    work = config.work_dir or Path(tempfile.mkdtemp(prefix="newsrag-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    questions = _questions(config)
+    data: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()},
+        "settings": {
+            k: base.public_dict()[k]
+            for k in ("chunk_tokens", "chunk_overlap", "candidates", "top_k", "retrieval", "embed_batch")
+        },
+        "runs": [],
+    }
+    warmup_dir = work / "warmup"
+    write_jsonl(synthetic_articles(1, seed=config.seed + 1000), warmup_dir)
+    smallest_store: dict[str, Path] = {}
+    corpora: dict[int, _Corpus] = {}
+    try:
+        for size in sorted(set(config.sizes)):
+            log(f"corpus: seed + {size} synthetic chunks")
+            corpora[size] = build_corpus(size, config.seed, base, work / f"corpus-{size}")
+            texts: list[str] | None = None
+            for embedder in config.embedders:
+                s = base.replace(store_dir=work / f"store-{embedder}-{size}", embedding_model=embedder)
+                pipeline = open_pipeline(s)
+                row: dict[str, Any] = {"embedder": embedder, "size": size}
+                log(f"[{embedder} @ {size}] ingest through the pipeline")
+                row["ingest"] = ingest_ours(pipeline, corpora[size], warmup_dir)
+                log(f"  {row['ingest']['chunks_per_s']} chunks/s")
+                log(f"[{embedder} @ {size}] query latency over {len(questions)} questions")
+                row["query"] = query_latency(pipeline, questions)
+                row["rss_mb_after_query"] = current_rss_mb()
+                if config.gold.is_file():
+                    row["quality"] = retrieval_quality(pipeline, config.gold)
+                    log(f"  quality {row['quality']}")
+                if size <= config.compare_max:
+                    texts = texts if texts is not None else _chunk_texts(_inputs(corpora[size]), base)
+                    log(f"[{embedder} @ {size}] bare embedder on {len(texts)} chunk texts")
+                    row["bare"] = ingest_bare(texts, s)
+                    log(f"[{embedder} @ {size}] plain LangChain recipe")
+                    row["langchain"] = ingest_langchain(
+                        _inputs(corpora[size]), s, work / f"langchain-{embedder}-{size}", embedder
+                    )
+                if size == min(config.sizes):
+                    smallest_store[embedder] = s.store_dir
+                    for model in config.models:
+                        log(f"[{embedder} @ {size}] answers with {model}")
+                        n = config.answer_questions
+                        row.setdefault("answer", {})[model] = answer_latency(pipeline, model, questions[:n])
+                row["peak_rss_mb"] = peak_rss_mb()
+                data["runs"].append(row)
+                pipeline.close()
+                del pipeline
+        if config.cold_start and smallest_store:
+            log("cold start: subprocesses")
+            data["cold_start"] = cold_start(smallest_store, log)
+    finally:
+        if config.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    data["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    data["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    markdown = markdown_report(data)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = config.out_dir / "results.json"
+    markdown_path = config.out_dir / "results.md"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    markdown_path.write_text(markdown, encoding="utf-8")
+    return BenchResult(data, markdown, json_path, markdown_path)
+
+
+def _questions(config: BenchConfig) -> list[str]:
+    """About a third from the gold file (real news questions), the rest about the synthetic corpus."""
+    gold: list[str] = []
+    if config.gold.is_file():
+        from eval.runner import load_gold
+
+        gold = [q.question for q in load_gold(config.gold) if not q.followup_of][: config.questions // 3]
+    return gold + synthetic_questions(config.questions - len(gold), seed=config.seed)
