@@ -14,11 +14,12 @@ TARGET_EVIDENCE_MS = 1000.0
 TARGET_RSS_MB = 4096.0
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def _fmt(value: Any) -> str:
+    """Two decimals below 10 (ratios, seconds), one above (rates, milliseconds); "–" for not measured."""
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
 
