@@ -139,9 +139,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nresults: {paths['results']}\nsummary: {paths['summary']}\nreport:  {paths['report']}")
     if args.eval_baseline is None:
         return EXIT_OK
-    from eval.gate import find_regressions, load_summary
+    from eval.gate import find_regressions, load_summary, load_tolerances
 
-    problems = find_regressions(run_.summary, load_summary(args.eval_baseline))
+    higher, lower = load_tolerances(args.eval_baseline)
+    problems = find_regressions(run_.summary, load_summary(args.eval_baseline), higher, lower)
     if not problems:
         print(f"\ngate: no regression against {args.eval_baseline}")
         return EXIT_OK

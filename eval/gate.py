@@ -33,7 +33,9 @@ HIGHER_IS_BETTER: dict[str, float] = {
 # metric -> largest tolerated absolute rise
 LOWER_IS_BETTER: dict[str, float] = {
     "false_abstention_rate": 0.10,
+    "errors": 0.0,  # a count: any new failed question (model crash, timeout error) is a regression
 }
+TOLERANCES_FILE = "tolerances.json"
 # settings that change what the numbers mean: a baseline made with another value is not comparable
 COMPARABLE_SETTINGS = ("llm", "local_model", "local_model_path")
 
@@ -50,6 +52,28 @@ def load_summary(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise EvalError(f"Baseline {file} has no 'metrics' object; is it a `rag eval --out` summary.json?")
     return data
+
+
+def load_tolerances(baseline: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """The default tolerances, updated from an optional `tolerances.json` beside the baseline's summary.
+
+    Its shape: {"higher_is_better": {"accuracy": 0.2, ...}, "lower_is_better": {...}}. Small gold sets need
+    wider tolerances: on 8 questions one answer moves accuracy by 0.125.
+    """
+    higher, lower = dict(HIGHER_IS_BETTER), dict(LOWER_IS_BETTER)
+    file = (baseline if baseline.is_dir() else baseline.parent) / TOLERANCES_FILE
+    if not file.is_file():
+        return higher, lower
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        for key, target in (("higher_is_better", higher), ("lower_is_better", lower)):
+            for name, value in data.get(key, {}).items():
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ValueError(f"{key}.{name} must be a non-negative number, got {value!r}")
+                target[name] = float(value)
+    except (OSError, json.JSONDecodeError, ValueError, AttributeError) as e:
+        raise EvalError(f"Tolerances file {file} is invalid: {e}") from e
+    return higher, lower
 
 
 def _value(metrics: Mapping[str, Any], name: str) -> float | None:

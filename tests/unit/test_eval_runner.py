@@ -424,6 +424,38 @@ def test_gate_refuses_incomparable_runs() -> None:
     ]
 
 
+def test_gate_counts_new_errors() -> None:
+    assert gate.find_regressions(
+        with_metrics(errors=1), {**BASE, "metrics": {**BASE["metrics"], "errors": 0}}
+    ) == ["errors rose from 0.000 to 1.000 (tolerance 0.00)."]
+
+
+def test_tolerances_file_widens_the_gate(tmp_path: Path) -> None:
+    assert gate.load_tolerances(tmp_path) == (gate.HIGHER_IS_BETTER, gate.LOWER_IS_BETTER)
+    (tmp_path / "tolerances.json").write_text(
+        json.dumps({"higher_is_better": {"accuracy": 0.2}}), encoding="utf-8"
+    )
+    higher, lower = gate.load_tolerances(tmp_path)
+    assert higher["accuracy"] == 0.2 and higher["hit_at_k"] == 0.05 and lower == gate.LOWER_IS_BETTER
+    assert gate.find_regressions(with_metrics(accuracy=0.45), BASE, higher, lower) == []
+    (tmp_path / "tolerances.json").write_text(
+        json.dumps({"lower_is_better": {"errors": -1}}), encoding="utf-8"
+    )
+    with pytest.raises(EvalError, match=r"tolerances\.json is invalid: lower_is_better\.errors must be"):
+        gate.load_tolerances(tmp_path)
+
+
+def test_committed_baselines_are_valid() -> None:
+    baselines = Path(__file__).resolve().parents[2] / "eval" / "baselines"
+    names = sorted(p.name for p in baselines.iterdir() if p.is_dir())
+    assert names == ["fast-none", "smoke-local"]
+    for name in names:
+        summary = gate.load_summary(baselines / name)
+        gate.load_tolerances(baselines / name)
+        assert summary["metrics"]["errors"] == 0 and summary["k"] == 5
+        assert gate.find_regressions(summary, summary) == []
+
+
 def test_load_summary_errors(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="does not exist"):
         gate.load_summary(tmp_path)
