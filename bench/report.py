@@ -54,6 +54,13 @@ def langchain_hf_rate(runs: Sequence[Mapping[str, Any]], size: int) -> float | N
     return None
 
 
+def _stages(row: Mapping[str, Any]) -> str | None:
+    """p50 of the stream's own "retrieve" and "evidence" stage timings, as "r / e"."""
+    retrieve = _get(row, "query", "stream_stages_ms", "retrieve", "p50")
+    evidence = _get(row, "query", "stream_stages_ms", "evidence", "p50")
+    return None if retrieve is None or evidence is None else f"{_fmt(retrieve)} / {_fmt(evidence)}"
+
+
 def markdown_report(data: Mapping[str, Any]) -> str:
     m = data["machine"]
     runs: list[Mapping[str, Any]] = data["runs"]
@@ -115,6 +122,8 @@ def markdown_report(data: Mapping[str, Any]) -> str:
             "retrieve p95",
             "evidence p50",
             "evidence p95",
+            "stream stages p50 (retrieve / evidence)",
+            "articles() scan p50",
             "RSS now (MB)",
             "peak RSS so far (MB)",
         ],
@@ -127,6 +136,8 @@ def markdown_report(data: Mapping[str, Any]) -> str:
                 _get(r, "query", "retrieve_ms", "p95"),
                 _get(r, "query", "evidence_ms", "p50"),
                 _get(r, "query", "evidence_ms", "p95"),
+                _stages(r),
+                _get(r, "query", "articles_scan_ms", "p50"),
                 r.get("rss_mb_after_query"),
                 r.get("peak_rss_mb"),
             ]
