@@ -24,7 +24,8 @@ table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;vertical-align:top;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f7fafc}.muted{color:#718096;font-size:.85rem}
-table.fail td{max-width:28rem}.quote{color:#2d3748;font-style:italic}
+table.fail td{max-width:28rem}table.fail td:first-child{white-space:nowrap}
+.quote{color:#2d3748;font-style:italic}
 .tag{display:inline-block;padding:0 .35rem;border-radius:.25rem;background:#edf2f7;font-size:.8rem}
 code{font-size:.8rem;word-break:break-all}
 """
@@ -80,7 +81,7 @@ def bar_chart_svg(
     width, height, left, bottom, top = 760, 260, 40, 70, 30
     plot_w, plot_h = width - left - 10, height - bottom - top
     group_w = plot_w / max(1, len(categories))
-    bar_w = max(2.0, (group_w - 8) / max(1, len(series)))
+    bar_w = min(48.0, max(2.0, (group_w - 8) / max(1, len(series))))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="{esc(title)}"><title>{esc(title)}</title>',
@@ -103,7 +104,7 @@ def bar_chart_svg(
                 f'fill="{PALETTE[si % len(PALETTE)]}"><title>{esc(label)} / {esc(category)}: '
                 f"{value:.3f}</title></rect>"
             )
-        cx = x0 + group_w / 2 - 4
+        cx = x0 + bar_w * len(series) / 2
         parts.append(
             f'<text x="{cx:.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="end" '
             f'transform="rotate(-30 {cx:.1f} {top + plot_h + 14})">{esc(category)}</text>'
@@ -165,8 +166,9 @@ def histogram_svg(title: str, series: Sequence[tuple[str, Sequence[float]]], bin
     parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{axis_y}" y2="{axis_y}" stroke="#a0aec0"/>')
     for i in range(5):
         x = left + plot_w * i / 4
+        anchor = "end" if i == 4 else "middle"
         parts.append(
-            f'<text x="{x:.1f}" y="{axis_y + 14}" font-size="10" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{axis_y + 14}" font-size="10" text-anchor="{anchor}">'
             f"{lo + span * i / 4:.0f}</text>"
         )
     parts.append(f'<text x="{width - 10}" y="{axis_y + 30}" font-size="10" text-anchor="end">ms</text>')
