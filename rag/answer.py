@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag import cite
 from rag.errors import InputError, ModelError
+from rag.evidence import answer_type, answer_type_fit
 from rag.keyword import normalize
 from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
 from rag.settings import Settings
@@ -75,6 +76,16 @@ def unknown_names(question: str, texts: Sequence[str]) -> list[str]:
         for name in names_in(question)
         if not any(word in haystack for word in re.findall(r"\w+", normalize(name)) if len(word) > 2)
     ]
+
+
+def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence that holds the kind of fact asked for (names for "who", numbers for "how many").
+
+    A sentence without any name cannot answer "who"; when no sentence fits, all the evidence is kept.
+    """
+    kind = answer_type(question)
+    fitting = [e for e in evidence if answer_type_fit(kind, question, e.text) > 0]
+    return fitting or list(evidence)
 
 
 LOOP_PROBE_CHARS = 24
@@ -166,7 +177,7 @@ class Answerer:
         if abstain:
             yield done(ABSTAIN_MESSAGE, (), abstained=True)
             return
-        fallback = cite.evidence_answer(evidence)
+        fallback = cite.evidence_answer(answering_evidence(standalone, evidence))
         model = self._chat_model()
         if model is None:
             yield done(fallback.text, fallback.cited, model="none")
@@ -195,7 +206,7 @@ class Answerer:
         if not verified.cited and cite.is_abstention(draft):
             yield done(ABSTAIN_MESSAGE, (), abstained=True)
         elif not verified.text:
-            yield done(fallback.text, fallback.cited, verified.unsupported, notice=UNVERIFIED_NOTICE)
+            yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
             yield done(verified.text, verified.cited, verified.unsupported)
 

@@ -87,20 +87,27 @@ def _answer_sentences(line: str) -> list[tuple[int, int]]:
 
 
 def key_terms(sentence: str) -> set[str]:
-    """The checkable claims of a sentence: capitalised names and numbers, normalised.
+    """The checkable claims of a sentence: names and numbers, normalised.
 
-    The first word of the sentence counts only when the next word is capitalised too ("Marco Rubio met...").
+    A run of capitalised words counts by its last word ("Marco Rubio" -> "rubio", "Mr Rubio" -> "rubio"), so
+    a claim and its evidence may differ in first names and titles but not in who is meant. A lone capitalised
+    word opening the sentence is an ordinary word, not a name.
     """
     plain = strip_markers(sentence)
     terms: set[str] = set()
     matches = list(_CAPITALISED.finditer(plain))
     for i, match in enumerate(matches):
+        if i + 1 < len(matches) and matches[i + 1].start() == match.end() + 1:
+            continue  # not the last word of a name run
         word = normalize(match.group(0)).replace("’", "'").removesuffix("'s").strip("'-")
         if not word or word in NOT_NAMES:
             continue
-        at_start = plain[: match.start()].strip(" \"“‘(-*•") == ""
-        next_is_name = i + 1 < len(matches) and matches[i + 1].start() == match.end() + 1
-        if at_start and not next_is_name:
+        run_start = match.start()
+        j = i
+        while j > 0 and matches[j - 1].end() + 1 == matches[j].start():
+            j -= 1
+            run_start = matches[j].start()
+        if plain[:run_start].strip(" \"“‘(-*•") == "" and j == i:
             continue
         terms.add(word)
     terms.update(_NUMBER.findall(plain))
@@ -233,7 +240,7 @@ def citations_for(ns: Sequence[int], evidence: Sequence[Evidence]) -> tuple[Cita
     return tuple(sorted(out, key=lambda c: c.n))
 
 
-def evidence_answer(evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.8) -> Verified:
+def evidence_answer(evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.7) -> Verified:
     """The answer without a model: the most relevant evidence sentences themselves, each citing itself.
 
     Sentences scoring below `relative_floor` x the best score are left out; at least one is always kept.

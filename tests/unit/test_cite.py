@@ -136,10 +136,9 @@ def test_markers_after_periods_are_verified_and_moved_before_them() -> None:
 
 
 def test_key_terms_are_names_and_numbers() -> None:
+    # a name run counts by its last word, so "Mr Rubio" in the evidence supports "Marco Rubio"
     assert key_terms("Marco Rubio met Sergei Lavrov in Riyadh on 18 February [1].") == {
-        "marco",
         "rubio",
-        "sergei",
         "lavrov",
         "riyadh",
         "18",
