@@ -140,7 +140,7 @@ class Answerer:
         t0 = time.perf_counter()
         question = validate_question(question, s.max_question_chars)
         standalone = condense(question, history)
-        dated = resolve_relative_dates(standalone, self._anchor_date())
+        dated = resolve_relative_dates(standalone, self._anchor_date)
         filters = merge_dates(filters or Filters(), dated)
         standalone = dated.question
 

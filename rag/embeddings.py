@@ -68,3 +68,34 @@ def _sentence_transformers(path: Path) -> Embeddings:
         model_kwargs={"device": "cpu", "local_files_only": True},
         encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
     )
+
+
+class CachedEmbeddings:
+    """Wraps an embedder with a bounded in-process cache of document vectors, keyed by text.
+
+    Evidence selection embeds the sentences of the retrieved passages at question time; in a long-running
+    process (the UI, an eval run) the same passages come back again and again.
+    """
+
+    def __init__(self, inner: Embeddings, max_items: int = 50_000) -> None:
+        from collections import OrderedDict
+
+        self._inner = inner
+        self._max_items = max_items
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self._inner.embed_documents(missing), strict=True):
+                self._cache[text] = list(vector)
+        out = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            out.append(self._cache[text])
+        while len(self._cache) > self._max_items:
+            self._cache.popitem(last=False)
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._inner.embed_query(text)

@@ -42,6 +42,7 @@ class _Clients:
         self._settings = settings
         self._lock = threading.RLock()
         self._embedder: Embeddings | None = None
+        self._sentence_embedder: Any = None
         self._store: VectorStore | None = None
         self._keyword: KeywordIndex | None = None
         self._chat: dict[str, BaseChatModel | None] = {}
@@ -54,6 +55,15 @@ class _Clients:
 
                 self._embedder = build_embedder(self._settings)
             return self._embedder
+
+    def sentence_embedder(self) -> Any:
+        """The embedder with a cache in front, for evidence sentences that recur across questions."""
+        with self._lock:
+            if self._sentence_embedder is None:
+                from rag.embeddings import CachedEmbeddings
+
+                self._sentence_embedder = CachedEmbeddings(self.embedder())
+            return self._sentence_embedder
 
     def store(self) -> VectorStore:
         with self._lock:
@@ -166,7 +176,7 @@ class Pipeline:
         return Answerer(
             settings=s,
             retriever=self._retriever(),
-            selector=EvidenceSelector(c.embedder(), c.reranker()),
+            selector=EvidenceSelector(c.sentence_embedder(), c.reranker()),
             chat_model=lambda: c.chat_model(s),
             model_label=model_label(s),
             count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -102,14 +102,17 @@ _RELATIVE = {
 }
 
 
-def resolve_relative_dates(question: str, anchor: date) -> DatedQuestion:
+def resolve_relative_dates(question: str, anchor: date | Callable[[], date]) -> DatedQuestion:
     """Replace a relative date phrase with the dates it means, relative to `anchor`.
 
+    `anchor` may be a function, called only when the question holds a relative date.
     Returns the rewritten question and the inclusive date range it implies (None when it names none).
     """
     for phrase, (back_start, back_end) in _RELATIVE.items():
         pattern = re.compile(rf"\b{phrase}\b", re.I)
         if pattern.search(question):
+            if callable(anchor):
+                anchor = anchor()
             since = anchor - timedelta(days=back_start)
             until = anchor - timedelta(days=back_end)
             label = since.isoformat() if since == until else f"{since.isoformat()} to {until.isoformat()}"
