@@ -133,3 +133,16 @@ def test_markdown_report_has_every_section() -> None:
     for heading in ("## Ingest", "## Query", "## Cold start", "## Against the targets"):
         assert heading in text
     assert "| minilm | seed + 1,000 | 1000 | 9.50 | 10.0 | 0.95 | 5.00 | 1.90 | 1.90 |" in text
+
+
+def test_target_verdicts_add_the_cpu_time_ratio_when_measured() -> None:
+    data = _result(ours=9.0, bare=10.0, lc_hf=5.0, p95=50.0, help_s=0.3)
+    run = data["runs"][0]
+    run["ingest"]["chunks_per_cpu_s"] = 4.0
+    run["bare"]["chunks_per_cpu_s"] = 4.2
+    run["langchain"]["chunks_per_cpu_s"] = 2.0
+    lines = target_lines(data)
+    assert lines[:2] == [
+        "ingest within 10% of the bare embedder (minilm, seed + 1,000): 0.90x (by CPU time 0.95x) — met",
+        "ingest >= 1.5x plain LangChain+HF (minilm, seed + 1,000): 1.80x (by CPU time 2.00x) — met",
+    ]
