@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from rag import cite
 from rag.errors import InputError, ModelError
 from rag.evidence import answer_type, answer_type_fit
-from rag.keyword import normalize
 from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
@@ -65,17 +64,9 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
     return "\n".join(lines)
 
 
-def unknown_names(question: str, texts: Sequence[str]) -> list[str]:
-    """Names the question asks about that no retrieved text mentions (then the articles cannot answer it).
-
-    A multi-word name counts as mentioned when any of its words appears ("President Xi" ~ "Xi").
-    """
-    haystack = set(re.findall(r"\w+", normalize(" ".join(texts))))
-    return [
-        name
-        for name in names_in(question)
-        if not any(word in haystack for word in re.findall(r"\w+", normalize(name)) if len(word) > 2)
-    ]
+def unknown_names(question: str, mentioned: Callable[[str], bool]) -> list[str]:
+    """Names the question asks about that the articles never mention (then they cannot answer it)."""
+    return [name for name in names_in(question) if not mentioned(name)]
 
 
 def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
@@ -86,6 +77,37 @@ def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evid
     kind = answer_type(question)
     fitting = [e for e in evidence if answer_type_fit(kind, question, e.text) > 0]
     return fitting or list(evidence)
+
+
+def asked_facts(kind: str, question: str, text: str) -> set[str]:
+    """The facts of the asked-for kind in `text`: names (by last word) not in the question, or numbers."""
+    terms = cite.key_terms(text) - cite.key_terms(question)
+    numbers = {t for t in terms if t[0].isdigit()}
+    if kind in ("number", "date"):
+        return numbers
+    if kind in ("person", "place"):
+        return terms - numbers
+    return set()
+
+
+def missing_evidence(question: str, answer_text: str, evidence: Sequence[Evidence],
+                     relative_floor: float = 0.8, limit: int = 2) -> list[Evidence]:
+    """Top evidence holding asked-for facts (names for "who", numbers for "how many") the answer leaves out.
+
+    A small model often answers "who attended" with one name of five; these sentences complete the answer.
+    """
+    kind = answer_type(question)
+    if kind == "other" or not evidence:
+        return []
+    top = max(e.score for e in evidence)
+    present = cite.key_terms(answer_text)
+    out = []
+    for e in evidence:
+        facts = asked_facts(kind, question, e.text)
+        if e.score >= relative_floor * top and facts and not facts <= present:
+            out.append(e)
+            present |= facts
+    return out[:limit]
 
 
 LOOP_PROBE_CHARS = 24
@@ -115,6 +137,7 @@ class Answerer:
         model_label: str,
         count_tokens: Callable[[str], int],
         anchor_date: Callable[[], date],
+        mentioned: Callable[[str], bool] = lambda name: True,
     ) -> None:
         self._settings = settings
         self._retriever = retriever
@@ -123,6 +146,7 @@ class Answerer:
         self._model_label = model_label
         self._count_tokens = count_tokens
         self._anchor_date = anchor_date
+        self._mentioned = mentioned
 
     def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         answer: Answer | None = None
@@ -150,7 +174,7 @@ class Answerer:
         t_evidence = time.perf_counter()
         timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
         best = max((e.score for e in evidence), default=0.0)
-        absent = unknown_names(standalone, [p.text + " " + p.title for p in retrieved.passages])
+        absent = unknown_names(standalone, self._mentioned)
         abstain = best < s.abstain_threshold or bool(absent)
         yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
 
@@ -208,7 +232,9 @@ class Answerer:
         elif not verified.text:
             yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
-            yield done(verified.text, verified.cited, verified.unsupported)
+            extra = missing_evidence(standalone, verified.text, answering_evidence(standalone, evidence))
+            text = " ".join([verified.text, *(cite.with_markers(e.text, [e.n]) for e in extra)])
+            yield done(text, list(dict.fromkeys([*verified.cited, *(e.n for e in extra)])), verified.unsupported)
 
     def _messages(self, question: str, evidence: Sequence[Evidence]) -> list[Any]:
         """The prompt, with evidence trimmed from the least relevant end to fit the model's context window."""

@@ -179,7 +179,7 @@ def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Veri
             continue
         for n in support:
             cited.setdefault(n, None)
-        kept.append(_with_markers(claim, support))
+        kept.append(with_markers(claim, support))
     return Verified(text="\n".join(kept) if _is_list(draft) else " ".join(kept), cited=tuple(cited),
                     unsupported=tuple(unsupported))
 
@@ -203,7 +203,7 @@ def _best_matches(claim: str, evidence: Sequence[Evidence]) -> list[Evidence]:
     return [e for e in ranked if overlap(claim, e.text) >= MIN_OVERLAP / 2][:3]
 
 
-def _with_markers(claim: str, ns: Sequence[int]) -> str:
+def with_markers(claim: str, ns: Sequence[int]) -> str:
     markers = "".join(f"[{n}]" for n in ns)
     stripped = claim.rstrip()
     if stripped and stripped[-1] in ".!?" and not stripped.endswith("..."):
@@ -249,4 +249,4 @@ def evidence_answer(evidence: Sequence[Evidence], max_sentences: int = 4, relati
         return Verified("", (), ())
     top = max(e.score for e in evidence)
     chosen = [e for e in evidence if e.score >= relative_floor * top][:max_sentences] or [evidence[0]]
-    return Verified(" ".join(_with_markers(e.text, [e.n]) for e in chosen), tuple(e.n for e in chosen), ())
+    return Verified(" ".join(with_markers(e.text, [e.n]) for e in chosen), tuple(e.n for e in chosen), ())

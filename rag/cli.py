@@ -82,22 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score answers, retrieval and citations against gold questions",
                        description="Run the evaluation suite on a gold JSONL file and print/write the metrics.")
-    try:
-        from eval.cli import add_arguments as add_eval_arguments
+    from eval.cli import add_arguments as add_eval_arguments
 
-        add_eval_arguments(p)
-    except ImportError:
-        pass
+    add_eval_arguments(p)
     _store_options(p)
 
     p = sub.add_parser("bench", help="measure ingest and query speed, memory and cold start",
                        description="Benchmarks that print figures (they assert nothing about time).")
-    try:
-        from bench.cli import add_arguments as add_bench_arguments
+    from bench.cli import add_arguments as add_bench_arguments
 
-        add_bench_arguments(p)
-    except ImportError:
-        pass
+    add_bench_arguments(p)
     _store_options(p)
     return parser
 

@@ -181,6 +181,7 @@ class Pipeline:
             model_label=model_label(s),
             count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),
             anchor_date=self._anchor_date,
+            mentioned=lambda name: c.keyword().mentions(name),
         )
 
     def _anchor_date(self) -> date:
