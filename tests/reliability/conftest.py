@@ -165,3 +165,21 @@ def write_synthetic_corpus(folder: Path, count: int, seed: int, paragraphs: int 
         )
         words[stem] = word
     return words
+
+
+def raw_api_call(ui: RunningUi, api_name: str, body_json: str, login: bool = True, timeout: float = 60) -> tuple[int, str]:
+    """POST a hand-written JSON body to /gradio_api/call/<api_name> (so it may hold escapes a client would
+    refuse, like a lone \\ud800) and read the result stream; returns (HTTP status, event text or body)."""
+    import httpx
+
+    with httpx.Client(base_url=ui.url, timeout=timeout) as http:
+        if login:
+            r = http.post("login", data={"username": ui.auth[0], "password": ui.auth[1]})
+            assert r.status_code in (200, 302, 303), r.text[:300]
+        r = http.post(f"gradio_api/call/{api_name}", content=body_json.encode(),
+                      headers={"Content-Type": "application/json"})
+        if r.status_code != 200:
+            return r.status_code, r.text
+        event_id = r.json()["event_id"]
+        r = http.get(f"gradio_api/call/{api_name}/{event_id}")
+        return r.status_code, r.text
