@@ -373,10 +373,15 @@ class LocalModelServer:
                     f"context_window={self.context_window}): {e}. Check that the file is a complete GGUF "
                     "model and that context_window fits in memory."
                 ) from e
+            address = str(server.listening_address).rstrip("/")
+            # Wait until the HTTP loop answers: a server destroyed before its loop ran hangs in its destructor.
+            _wait_until_healthy(address, self.READY_TIMEOUT)
             self.start_seconds = time.perf_counter() - began
             self._server = server
-            self._base_url = str(server.listening_address).rstrip("/") + "/v1"
+            self._base_url = address + "/v1"
             return self._base_url
+
+    READY_TIMEOUT = 60.0
 
     def close(self) -> None:
         """Stop the server and free the model; a later `start()` loads it again."""
@@ -384,6 +389,23 @@ class LocalModelServer:
             server, self._server, self._base_url = self._server, None, None
         # The native destructor stops the HTTP loop and frees the model.
         del server
+
+
+def _wait_until_healthy(address: str, timeout: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(address + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise ModelUnavailableError(f"The local model server at {address} did not become ready in {timeout:g} s.")
+        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------------------
