@@ -28,9 +28,19 @@ def run_suite(extra: list[str], figures_file: Path, junit: Path) -> tuple[int, f
     env = dict(os.environ, RELIABILITY_OUT=str(figures_file), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     t0 = time.monotonic()
     code = subprocess.call(
-        [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-         *extra],
-        cwd=REPO, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/reliability",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
     )
     return code, time.monotonic() - t0
 
@@ -88,33 +98,44 @@ def render(rows: list[dict[str, Any]], results: dict[str, tuple[str, str]], seco
         "Produced by `scripts/reliability_report.py`, which runs `pytest tests/reliability` and collects the "
         "figures each test records. Do not edit by hand; re-run the script.",
         "",
-        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s on this machine (2 cores, "
-        f"shared). Tests: {counts['passed']} passed, {counts['xfailed']} expected failures (known bugs, below), "
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s on this "
+        f"machine (2 cores, "
+        f"shared). Tests: {counts['passed']} passed, {counts['xfailed']} expected failures (known "
+        f"bugs, below), "
         f"{counts['failed']} failed, {counts['skipped']} skipped.",
         "",
         "| what | figure |",
         "|---|---|",
         f"| bad inputs tried | {_total([r for r in rows if r.get('entry')], 'inputs_tried')} "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(by_entry.items()))}) |",
-        f"| hostile files ingested | {hostile.get('hostile_files', '?')} in {hostile.get('ingest_seconds', '?')} s "
-        f"(bound {hostile.get('ingest_bound_s', '?')} s), refused: {', '.join(hostile.get('refused', {}) or ['-'])} |",
-        f"| 50 MB file | refused by size in {big.get('load_seconds', '?')} s, RSS growth {big.get('rss_delta_mb', '?')} MB |",
-        f"| 2 MB single line | chunked in {line.get('chunk_seconds', '?')} s into {line.get('chunks', '?')} chunks "
+        f"| hostile files ingested | {hostile.get('hostile_files', '?')} in "
+        f"{hostile.get('ingest_seconds', '?')} s "
+        f"(bound {hostile.get('ingest_bound_s', '?')} s), refused: "
+        f"{', '.join(hostile.get('refused', {}) or ['-'])} |",
+        f"| 50 MB file | refused by size in {big.get('load_seconds', '?')} s, RSS growth "
+        f"{big.get('rss_delta_mb', '?')} MB |",
+        f"| 2 MB single line | chunked in {line.get('chunk_seconds', '?')} s into "
+        f"{line.get('chunks', '?')} chunks "
         "(not embedded: that would take minutes on CPU) |",
         f"| faults injected | {_total(faults, 'faults_injected')} "
         f"({', '.join(str(r['fault']) for r in faults)}) |",
         f"| crashes survived (kill -9 during ingest) | {crash.get('crashes_survived', '?')} of "
-        f"{crash.get('crash_seeds', '?')} seeds, {crash.get('kills_before_finish', '?')} kills before the run ended "
-        f"(delays {crash.get('kill_delays_s', '?')} s; an uncrashed update run takes {crash.get('update_run_s', '?')} s) |",
+        f"{crash.get('crash_seeds', '?')} seeds, {crash.get('kills_before_finish', '?')} kills "
+        f"before the run ended "
+        f"(delays {crash.get('kill_delays_s', '?')} s; an uncrashed update run takes "
+        f"{crash.get('update_run_s', '?')} s) |",
         f"| concurrent users held | {conc.get('concurrent_users', '?')} gradio_client sessions, "
-        f"{conc.get('requests', '?')} chat requests, {conc.get('errors', '?')} errors, p50 {conc.get('p50_s', '?')} s, "
+        f"{conc.get('requests', '?')} chat requests, {conc.get('errors', '?')} errors, p50 "
+        f"{conc.get('p50_s', '?')} s, "
         f"p95 {conc.get('p95_s', '?')} s, all in {conc.get('total_seconds', '?')} s |",
         f"| ingest while answering | {ingest_conc.get('ingested', '?')} articles added while "
-        f"{ingest_conc.get('concurrent_askers', '?')} threads answered {ingest_conc.get('answers_during_ingest', '?')} "
+        f"{ingest_conc.get('concurrent_askers', '?')} threads answered "
+        f"{ingest_conc.get('answers_during_ingest', '?')} "
         f"times, {ingest_conc.get('failures', '?')} failures |",
         f"| login | {auth.get('unauthenticated_requests', '?')} unauthenticated requests refused "
         f"({auth.get('statuses', '')}) |",
-        f"| API key leak check | {leaks.get('places_checked', '?')} places (CLI JSON and stderr, eval summary.json and "
+        f"| API key leak check | {leaks.get('places_checked', '?')} places (CLI JSON and stderr, "
+        f"eval summary.json and "
         "report.html, UI page and config, server log) |",
         "",
         "## Hosted-model faults (llm_timeout 2 s, llm_retries 1)",
@@ -132,13 +153,19 @@ def render(rows: list[dict[str, Any]], results: dict[str, tuple[str, str]], seco
     failed = [(t, m) for t, (s, m) in sorted(results.items()) if s == "failed"]
     if failed:
         lines += ["", "## Failures in this run", ""] + [f"- `{t}`: {m}" for t, m in failed]
-    lines += ["", "## What each test file proves", "",
-              "- `test_bad_input.py`: CLI, UI handler and Gradio API bad-input matrix; the server keeps serving.",
-              "- `test_hostile_articles.py`: injections and payloads change nothing and render inert; size limit.",
-              "- `test_crash_safety.py`: kill -9 during ingest, re-run: every article once, no orphans, BM25 = Chroma.",
-              "- `test_failing_backends.py`: timeout / 429 / 500 / malformed / truncated model; Chroma server loss.",
-              "- `test_concurrency_exposure.py`: concurrent sessions, ingest while answering, login, key leaks.",
-              ""]
+    lines += [
+        "",
+        "## What each test file proves",
+        "",
+        "- `test_bad_input.py`: CLI, UI handler and Gradio API bad-input matrix; the server keeps serving.",
+        "- `test_hostile_articles.py`: injections and payloads change nothing and render inert; size limit.",
+        "- `test_crash_safety.py`: kill -9 during ingest, re-run: every article once, no orphans, "
+        "BM25 = Chroma.",
+        "- `test_failing_backends.py`: timeout / 429 / 500 / malformed / truncated model; Chroma "
+        "server loss.",
+        "- `test_concurrency_exposure.py`: concurrent sessions, ingest while answering, login, key leaks.",
+        "",
+    ]
     return "\n".join(lines)
 
 

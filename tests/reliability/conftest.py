@@ -52,14 +52,21 @@ def figures(request: pytest.FixtureRequest) -> Figures:
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for a `rag` subprocess: offline, no developer RAG_* settings, the sentinel key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1", OPENAI_API_KEY=SECRET_KEY)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        ANONYMIZED_TELEMETRY="False",
+        PYTHONUNBUFFERED="1",
+        OPENAI_API_KEY=SECRET_KEY,
+    )
     env.update(extra)
     return env
 
 
-def run_cli(args: list[str | bytes], env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str | bytes], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """`python -m rag.cli ARGS` in a fresh process; stdout/stderr decoded with replacement."""
     proc = subprocess.run(
         [sys.executable, "-m", "rag.cli", *args],
@@ -69,12 +76,15 @@ def run_cli(args: list[str | bytes], env: dict[str, str] | None = None, cwd: Pat
         timeout=timeout,
     )
     return subprocess.CompletedProcess(
-        proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
     )
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str]) -> str:
-    """Exit code 2, exactly one non-empty stderr line starting with `error:`, no traceback; returns the line."""
+    """Exit code 2 and exactly one stderr line, starting with `error:`, no traceback; returns that line."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -82,7 +92,7 @@ def assert_clean_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-# --- a running `rag ui` with a login, shared by the API, concurrency and exposure tests ------------------------
+# --- a running `rag ui` with a login, shared by the API, concurrency and exposure tests ---------------------
 
 
 @dataclass(frozen=True)
@@ -100,17 +110,34 @@ def auth_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUi]:
     workdir = tmp_path_factory.mktemp("rel-ui")
     articles = prepare_articles(workdir / "articles", planted=True)
     store = workdir / "store"
-    env = cli_env(RAG_STORE_DIR=str(store), RAG_LLM="none", RAG_FEEDBACK_FILE=str(workdir / "fb.jsonl"),
-                  RAG_UI_AUTH=f"{UI_USER}:{UI_PASSWORD}", RAG_EMBEDDING_MODEL="minilm-onnx-int8")
+    env = cli_env(
+        RAG_STORE_DIR=str(store),
+        RAG_LLM="none",
+        RAG_FEEDBACK_FILE=str(workdir / "fb.jsonl"),
+        RAG_UI_AUTH=f"{UI_USER}:{UI_PASSWORD}",
+        RAG_EMBEDDING_MODEL="minilm-onnx-int8",
+    )
     t0 = time.monotonic()
-    ingest = subprocess.run([*rag_command(), "ingest", str(articles)], env=env, cwd=workdir,
-                            capture_output=True, text=True, timeout=600)
+    ingest = subprocess.run(
+        [*rag_command(), "ingest", str(articles)],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert ingest.returncode == 0, ingest.stderr
     port = free_port()
     log_file = workdir / "ui.log"
     with log_file.open("wb") as log:
-        proc = subprocess.Popen([*rag_command(), "ui", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*rag_command(), "ui", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_http(url, proc, log_file, 240)
@@ -132,7 +159,8 @@ def gradio_client(ui: RunningUi) -> Any:
 _SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "vos", "zel", "pra", "dun", "hes", "qui", "bor", "nax", "fel"]
 _FILLER = (
     "The committee met on Tuesday to review the figures. Residents asked questions about the schedule. "
-    "Officials said a decision would follow after the consultation closes. The budget was discussed at length."
+    "Officials said a decision would follow after the consultation closes. The budget was discussed "
+    "at length."
 )
 
 
@@ -155,11 +183,13 @@ def write_synthetic_corpus(folder: Path, count: int, seed: int, paragraphs: int 
         word = unique_word(rng, used)
         stem = f"syn_{i:03d}"
         body = "\n\n".join(
-            f"{_FILLER} Paragraph {p} of report {i} mentions the {word} project in district {rng.randint(1, 99)}."
+            f"{_FILLER} Paragraph {p} of report {i} mentions the {word} project in district "
+            f"{rng.randint(1, 99)}."
             for p in range(paragraphs)
         )
         (folder / f"{stem}.txt").write_text(
-            f"title: Report {i} on the {word} project\nsource: Synthetic Times\ndate: 2025-03-{1 + i % 28:02d}\n\n"
+            f"title: Report {i} on the {word} project\nsource: Synthetic Times\ndate: "
+            f"2025-03-{1 + i % 28:02d}\n\n"
             f"{body}\n",
             encoding="utf-8",
         )
@@ -167,7 +197,9 @@ def write_synthetic_corpus(folder: Path, count: int, seed: int, paragraphs: int 
     return words
 
 
-def raw_api_call(ui: RunningUi, api_name: str, body_json: str, login: bool = True, timeout: float = 60) -> tuple[int, str]:
+def raw_api_call(
+    ui: RunningUi, api_name: str, body_json: str, login: bool = True, timeout: float = 60
+) -> tuple[int, str]:
     """POST a hand-written JSON body to /gradio_api/call/<api_name> (so it may hold escapes a client would
     refuse, like a lone \\ud800) and read the result stream; returns (HTTP status, event text or body)."""
     import httpx
@@ -176,8 +208,11 @@ def raw_api_call(ui: RunningUi, api_name: str, body_json: str, login: bool = Tru
         if login:
             r = http.post("login", data={"username": ui.auth[0], "password": ui.auth[1]})
             assert r.status_code in (200, 302, 303), r.text[:300]
-        r = http.post(f"gradio_api/call/{api_name}", content=body_json.encode(),
-                      headers={"Content-Type": "application/json"})
+        r = http.post(
+            f"gradio_api/call/{api_name}",
+            content=body_json.encode(),
+            headers={"Content-Type": "application/json"},
+        )
         if r.status_code != 200:
             return r.status_code, r.text
         event_id = r.json()["event_id"]

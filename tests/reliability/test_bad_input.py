@@ -41,47 +41,117 @@ CLI_CASES: list[tuple[str, list[str | bytes], dict[str, bytes], dict[str, str], 
     ("ask-top-k-zero", ["ask", GOOD_QUESTION, "--top-k", "0"], {}, {}, "top_k"),
     ("ask-negative-timeout", ["ask", GOOD_QUESTION, "--timeout", "-1"], {}, {}, "llm_timeout"),
     ("ask-missing-config", ["ask", GOOD_QUESTION, "--config", "{tmp}/nope.toml"], {}, {}, "does not exist"),
-    ("ask-malformed-config", ["ask", GOOD_QUESTION, "--config", "{tmp}/bad.toml"],
-     {"bad.toml": b"top_k = = 3\n[["}, {}, "not valid TOML"),
-    ("ask-config-unknown-key", ["ask", GOOD_QUESTION, "--config", "{tmp}/unk.toml"],
-     {"unk.toml": b"top_k = 3\ntop_kk = 4\n"}, {}, "unknown setting"),
-    ("ask-config-wrong-type", ["ask", GOOD_QUESTION, "--config", "{tmp}/typ.toml"],
-     {"typ.toml": b'top_k = "many"\n'}, {}, "top_k"),
-    ("ask-config-table", ["ask", GOOD_QUESTION, "--config", "{tmp}/tab.toml"],
-     {"tab.toml": b"[rag]\ntop_k = 3\n"}, {}, "tables"),
-    ("ask-config-not-utf8", ["ask", GOOD_QUESTION, "--config", "{tmp}/bin.toml"],
-     {"bin.toml": b"top_k = 3\n\xff\xfe\x00"}, {}, "TOML"),
+    (
+        "ask-malformed-config",
+        ["ask", GOOD_QUESTION, "--config", "{tmp}/bad.toml"],
+        {"bad.toml": b"top_k = = 3\n[["},
+        {},
+        "not valid TOML",
+    ),
+    (
+        "ask-config-unknown-key",
+        ["ask", GOOD_QUESTION, "--config", "{tmp}/unk.toml"],
+        {"unk.toml": b"top_k = 3\ntop_kk = 4\n"},
+        {},
+        "unknown setting",
+    ),
+    (
+        "ask-config-wrong-type",
+        ["ask", GOOD_QUESTION, "--config", "{tmp}/typ.toml"],
+        {"typ.toml": b'top_k = "many"\n'},
+        {},
+        "top_k",
+    ),
+    (
+        "ask-config-table",
+        ["ask", GOOD_QUESTION, "--config", "{tmp}/tab.toml"],
+        {"tab.toml": b"[rag]\ntop_k = 3\n"},
+        {},
+        "tables",
+    ),
+    (
+        "ask-config-not-utf8",
+        ["ask", GOOD_QUESTION, "--config", "{tmp}/bin.toml"],
+        {"bin.toml": b"top_k = 3\n\xff\xfe\x00"},
+        {},
+        "TOML",
+    ),
     ("ask-env-unknown-key", ["ask", GOOD_QUESTION], {}, {"RAG_TOPK": "3"}, "unknown setting"),
     ("ask-env-wrong-type", ["ask", GOOD_QUESTION], {}, {"RAG_TOP_K": "lots"}, "top_k"),
     ("ask-bad-chroma-url", ["ask", GOOD_QUESTION, "--chroma-url", "ftp://x"], {}, {}, "chroma_url"),
     ("ingest-tiny-chunks", ["ingest", "{tmp}", "--chunk-tokens", "4"], {}, {}, "chunk_tokens"),
     ("ingest-overlap-too-big", ["ingest", "{tmp}", "--chunk-overlap", "500"], {}, {}, "chunk_overlap"),
     ("eval-missing-gold", ["eval", "--gold", "{tmp}/none.jsonl", "--llm", "none"], {}, {}, "does not exist"),
-    ("eval-empty-gold", ["eval", "--gold", "{tmp}/empty.jsonl", "--llm", "none"], {"empty.jsonl": b""}, {},
-     "no questions"),
-    ("eval-gold-not-json", ["eval", "--gold", "{tmp}/g.jsonl", "--llm", "none"],
-     {"g.jsonl": b'{"id": "a", "question": \n'}, {}, "g.jsonl"),
-    ("eval-gold-missing-fields", ["eval", "--gold", "{tmp}/g2.jsonl", "--llm", "none"],
-     {"g2.jsonl": b'{"id": "a"}\n'}, {}, "g2.jsonl"),
-    ("eval-gold-wrong-types", ["eval", "--gold", "{tmp}/g3.jsonl", "--llm", "none"],
-     {"g3.jsonl": b'{"id": 7, "question": ["x"], "answerable": "yes"}\n'}, {}, "g3.jsonl"),
-    ("eval-gold-duplicate-ids", ["eval", "--gold", "{tmp}/g4.jsonl", "--llm", "none"],
-     {"g4.jsonl": b'{"id": "a", "question": "Who?", "answer": "", "must_include": [], "answerable": false, '
-                  b'"evidence": []}\n' * 2}, {}, "duplicate"),
-    ("eval-gold-not-utf8", ["eval", "--gold", "{tmp}/g5.jsonl", "--llm", "none"],
-     {"g5.jsonl": b'{"id": "a", "question": "\xff\xfe"}\n'}, {}, "UTF-8"),
+    (
+        "eval-empty-gold",
+        ["eval", "--gold", "{tmp}/empty.jsonl", "--llm", "none"],
+        {"empty.jsonl": b""},
+        {},
+        "no questions",
+    ),
+    (
+        "eval-gold-not-json",
+        ["eval", "--gold", "{tmp}/g.jsonl", "--llm", "none"],
+        {"g.jsonl": b'{"id": "a", "question": \n'},
+        {},
+        "g.jsonl",
+    ),
+    (
+        "eval-gold-missing-fields",
+        ["eval", "--gold", "{tmp}/g2.jsonl", "--llm", "none"],
+        {"g2.jsonl": b'{"id": "a"}\n'},
+        {},
+        "g2.jsonl",
+    ),
+    (
+        "eval-gold-wrong-types",
+        ["eval", "--gold", "{tmp}/g3.jsonl", "--llm", "none"],
+        {"g3.jsonl": b'{"id": 7, "question": ["x"], "answerable": "yes"}\n'},
+        {},
+        "g3.jsonl",
+    ),
+    (
+        "eval-gold-duplicate-ids",
+        ["eval", "--gold", "{tmp}/g4.jsonl", "--llm", "none"],
+        {
+            "g4.jsonl": b'{"id": "a", "question": "Who?", "answer": "", "must_include": [], '
+            b'"answerable": false, '
+            b'"evidence": []}\n' * 2
+        },
+        {},
+        "duplicate",
+    ),
+    (
+        "eval-gold-not-utf8",
+        ["eval", "--gold", "{tmp}/g5.jsonl", "--llm", "none"],
+        {"g5.jsonl": b'{"id": "a", "question": "\xff\xfe"}\n'},
+        {},
+        "UTF-8",
+    ),
 ]
 
 
 @pytest.mark.parametrize("label,argv,files,env,fragment", CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_cli_bad_input_is_one_error_line(seeded_store: Path, tmp_path: Path, figures, label: str,  # type: ignore[no-untyped-def]
-                                         argv: list[str | bytes], files: dict[str, bytes], env: dict[str, str],
-                                         fragment: str) -> None:
+def test_cli_bad_input_is_one_error_line(
+    seeded_store: Path,
+    tmp_path: Path,
+    figures,
+    label: str,  # type: ignore[no-untyped-def]
+    argv: list[str | bytes],
+    files: dict[str, bytes],
+    env: dict[str, str],
+    fragment: str,
+) -> None:
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     args = [a.replace("{tmp}", str(tmp_path)) if isinstance(a, str) else a for a in argv]
-    result = run_cli(args, env=cli_env(RAG_STORE_DIR=str(seeded_store), RAG_LLM="none",
-                                       RAG_EMBEDDING_MODEL="minilm-onnx-int8", **env), cwd=tmp_path)
+    result = run_cli(
+        args,
+        env=cli_env(
+            RAG_STORE_DIR=str(seeded_store), RAG_LLM="none", RAG_EMBEDDING_MODEL="minilm-onnx-int8", **env
+        ),
+        cwd=tmp_path,
+    )
     figures.record(entry="cli", inputs_tried=1, case=label)
     line = assert_clean_error(result)
     assert fragment.lower() in line.lower(), line
@@ -89,9 +159,11 @@ def test_cli_bad_input_is_one_error_line(seeded_store: Path, tmp_path: Path, fig
 
 def test_cli_ingest_of_a_missing_path_says_so(seeded_store: Path, tmp_path: Path, figures) -> None:  # type: ignore[no-untyped-def]
     """A missing path is reported as skipped ("does not exist"); the run itself succeeds (exit 0)."""
-    result = run_cli(["ingest", str(tmp_path / "no" / "such")],
-                     env=cli_env(RAG_STORE_DIR=str(seeded_store), RAG_LLM="none",
-                                 RAG_EMBEDDING_MODEL="minilm-onnx-int8"), cwd=tmp_path)
+    result = run_cli(
+        ["ingest", str(tmp_path / "no" / "such")],
+        env=cli_env(RAG_STORE_DIR=str(seeded_store), RAG_LLM="none", RAG_EMBEDDING_MODEL="minilm-onnx-int8"),
+        cwd=tmp_path,
+    )
     figures.record(entry="cli", inputs_tried=1, case="ingest-missing-path", exit_code=result.returncode)
     assert "Traceback" not in result.stderr
     assert "does not exist" in result.stdout and "1 skipped" in result.stdout, result.stdout
@@ -106,10 +178,14 @@ SURROGATE_BUG = (
 
 
 @pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
-def test_cli_invalid_utf8_question_answers_or_errors_cleanly(seeded_store: Path, tmp_path: Path, figures) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli(["ask", "--json", INVALID_UTF8_ARGV],
-                     env=cli_env(RAG_STORE_DIR=str(seeded_store), RAG_LLM="none",
-                                 RAG_EMBEDDING_MODEL="minilm-onnx-int8"), cwd=tmp_path)
+def test_cli_invalid_utf8_question_answers_or_errors_cleanly(
+    seeded_store: Path, tmp_path: Path, figures
+) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(
+        ["ask", "--json", INVALID_UTF8_ARGV],
+        env=cli_env(RAG_STORE_DIR=str(seeded_store), RAG_LLM="none", RAG_EMBEDDING_MODEL="minilm-onnx-int8"),
+        cwd=tmp_path,
+    )
     figures.record(entry="cli", inputs_tried=1, case="ask-invalid-utf8-argv", exit_code=result.returncode)
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     if result.returncode == 0:
@@ -129,8 +205,11 @@ HANDLER_QUESTIONS: list[Any] = [
     ("100k-chars", LONG),
     ("control-chars", "\x00\x01\x02\x1b[2J\x7f"),
     ("lone-surrogate", "\ud800\udfff?"),
-    pytest.param("surrogate-in-words", "Who attended \udcff\udcfe the Paris talks?",
-                 marks=pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)),
+    pytest.param(
+        "surrogate-in-words",
+        "Who attended \udcff\udcfe the Paris talks?",
+        marks=pytest.mark.xfail(strict=True, reason=SURROGATE_BUG),
+    ),
     ("zero-width-only", "\u200b\u200c\u200d\ufeff"),
 ]
 
@@ -140,10 +219,17 @@ def _last_message(updates: list[tuple]) -> str:  # type: ignore[type-arg]
     return str(chat[-1]["content"]) if chat else ""
 
 
-@pytest.mark.parametrize("label,question", HANDLER_QUESTIONS,
-                         ids=[c.values[0] if hasattr(c, "values") else c[0] for c in HANDLER_QUESTIONS])
-def test_respond_handler_turns_bad_questions_into_messages(evidence_pipeline, figures, label: str,  # type: ignore[no-untyped-def]
-                                                           question: Any) -> None:
+@pytest.mark.parametrize(
+    "label,question",
+    HANDLER_QUESTIONS,
+    ids=[c.values[0] if hasattr(c, "values") else c[0] for c in HANDLER_QUESTIONS],
+)
+def test_respond_handler_turns_bad_questions_into_messages(
+    evidence_pipeline,
+    figures,
+    label: str,  # type: ignore[no-untyped-def]
+    question: Any,
+) -> None:
     from ui import handlers
 
     updates = list(handlers.respond(evidence_pipeline, question, [], None))
@@ -158,19 +244,37 @@ def test_respond_handler_turns_bad_questions_into_messages(evidence_pipeline, fi
 HANDLER_OPTIONS: list[Any] = [
     ("unknown-backend", {"backend": "gpt-17"}, "Unknown model backend"),
     ("top-k-negative", {"top_k": -3}, "at least 1"),
-    pytest.param("top-k-text", {"top_k": "several"}, "passages", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: ui/handlers.py configure() calls int(top_k) unguarded; a non-number (possible through the API) "
-        "gives 'Something went wrong (ValueError)' instead of an InputError"))),
+    pytest.param(
+        "top-k-text",
+        {"top_k": "several"},
+        "passages",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason=(
+                "bug: ui/handlers.py configure() calls int(top_k) unguarded; a non-number (possible "
+                "through the API) "
+                "gives 'Something went wrong (ValueError)' instead of an InputError"
+            ),
+        ),
+    ),
     ("since-not-a-date", {"since": "tomorrow"}, "look like"),
     ("since-after-until", {"since": "2025-05-01", "until": "2025-04-01"}, "swap"),
     ("until-impossible-date", {"until": "2025-02-30"}, "look like"),
 ]
 
 
-@pytest.mark.parametrize("label,options,fragment", HANDLER_OPTIONS,
-                         ids=[c.values[0] if hasattr(c, "values") else c[0] for c in HANDLER_OPTIONS])
-def test_respond_handler_rejects_bad_options_readably(evidence_pipeline, figures, label: str,  # type: ignore[no-untyped-def]
-                                                      options: dict[str, Any], fragment: str) -> None:
+@pytest.mark.parametrize(
+    "label,options,fragment",
+    HANDLER_OPTIONS,
+    ids=[c.values[0] if hasattr(c, "values") else c[0] for c in HANDLER_OPTIONS],
+)
+def test_respond_handler_rejects_bad_options_readably(
+    evidence_pipeline,
+    figures,
+    label: str,  # type: ignore[no-untyped-def]
+    options: dict[str, Any],
+    fragment: str,
+) -> None:
     from ui import handlers
 
     updates = list(handlers.respond(evidence_pipeline, GOOD_QUESTION, [], None, **options))
@@ -180,7 +284,9 @@ def test_respond_handler_rejects_bad_options_readably(evidence_pipeline, figures
     assert fragment in last, last
 
 
-@pytest.mark.parametrize("question", [None, 3.5, {"q": 1}, "", "   "], ids=["none", "float", "dict", "empty", "blank"])
+@pytest.mark.parametrize(
+    "question", [None, 3.5, {"q": 1}, "", "   "], ids=["none", "float", "dict", "empty", "blank"]
+)
 def test_ask_api_handler_raises_only_input_errors(evidence_pipeline, figures, question: Any) -> None:  # type: ignore[no-untyped-def]
     from ui import handlers
 
@@ -189,7 +295,9 @@ def test_ask_api_handler_raises_only_input_errors(evidence_pipeline, figures, qu
         handlers.ask_api(evidence_pipeline, question)
 
 
-def test_ingest_and_vote_handlers_report_bad_files_readably(evidence_pipeline, tmp_path: Path, figures) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_and_vote_handlers_report_bad_files_readably(
+    evidence_pipeline, tmp_path: Path, figures
+) -> None:  # type: ignore[no-untyped-def]
     from ui import handlers
 
     binary = tmp_path / "photo.txt"
@@ -256,8 +364,12 @@ def test_gradio_api_survives_bad_input_and_keeps_serving(auth_ui: RunningUi, fig
             outcomes[label] = f"answered: {str(result.get('answer'))[:60]}"
     raw = {label: raw_api_call(auth_ui, "ask", body) for label, body in RAW_API_BODIES.items()}
     good = client.predict(GOOD_QUESTION, api_name="/ask")
-    figures.record(entry="gradio-api", inputs_tried=len(API_INPUTS) + len(raw), outcomes=outcomes,
-                   raw_outcomes={k: f"{code} {text[:160]}" for k, (code, text) in raw.items()})
+    figures.record(
+        entry="gradio-api",
+        inputs_tried=len(API_INPUTS) + len(raw),
+        outcomes=outcomes,
+        raw_outcomes={k: f"{code} {text[:160]}" for k, (code, text) in raw.items()},
+    )
     for label, (code, text) in raw.items():
         assert code in (200, 422) and "Traceback" not in text, (label, code, text[:500])
         assert "event: complete" not in text or label == "surrogates-in-question", (label, text[:500])
@@ -274,8 +386,14 @@ def test_gradio_chat_endpoint_survives_bad_input(auth_ui: RunningUi, figures) ->
     client = gradio_client(auth_ui)
     from gradio_client.exceptions import AppError
 
-    bad = [("", 6, "none"), ("x" * 100_000, 6, "none"), ("\x00\x07 Paris?", 6, "none"), (GOOD_QUESTION, -5, "none"),
-           (GOOD_QUESTION, 6, "skynet"), (GOOD_QUESTION, "lots", "none")]
+    bad = [
+        ("", 6, "none"),
+        ("x" * 100_000, 6, "none"),
+        ("\x00\x07 Paris?", 6, "none"),
+        (GOOD_QUESTION, -5, "none"),
+        (GOOD_QUESTION, 6, "skynet"),
+        (GOOD_QUESTION, "lots", "none"),
+    ]
     messages = []
     for question, top_k, backend in bad:
         try:
@@ -287,6 +405,8 @@ def test_gradio_chat_endpoint_survives_bad_input(auth_ui: RunningUi, figures) ->
     out = client.predict(GOOD_QUESTION, [], "none", 6, [], "", "", api_name="/chat")
     figures.record(entry="gradio-api", inputs_tried=len(bad), chat_messages=[m[:120] for m in messages])
     # the last input ("lots" passages) is refused by Gradio's own slider check with a generic message: known
-    assert not [m for m in messages[:-1] if "Something went wrong" in m or "upstream Gradio app" in m], messages
+    assert not [m for m in messages[:-1] if "Something went wrong" in m or "upstream Gradio app" in m], (
+        messages
+    )
     assert "limit is 2,000" in messages[1]
     assert "Rubio" in str(out[1][-1]["content"])

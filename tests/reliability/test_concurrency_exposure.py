@@ -22,7 +22,6 @@ import pytest
 
 from rag import load_settings, open_pipeline
 from rag.keyword import KeywordIndex
-from tests.conftest import ARTICLES
 from tests.fakes.openai_server import FakeOpenAIServer, status
 from tests.reliability.conftest import (
     REPO,
@@ -76,8 +75,11 @@ def test_simultaneous_sessions_get_their_own_answers(auth_ui: RunningUi, figures
             with lock:
                 latencies.append(time.monotonic() - t0)
             chat = result[1]
-            users_questions = [str(m["content"]) if isinstance(m["content"], str) else _chat_text([m])
-                               for m in chat if m["role"] == "user"]
+            users_questions = [
+                str(m["content"]) if isinstance(m["content"], str) else _chat_text([m])
+                for m in chat
+                if m["role"] == "user"
+            ]
             out.append((q, _chat_text(chat), users_questions))
         return out
 
@@ -86,23 +88,33 @@ def test_simultaneous_sessions_get_their_own_answers(auth_ui: RunningUi, figures
         results = list(pool.map(session, range(USERS)))
     total = time.monotonic() - t0
     lat = sorted(latencies)
-    figures.record(concurrent_users=USERS, requests=len(lat), errors=len(errors), total_seconds=round(total, 1),
-                   p50_s=round(statistics.median(lat), 2) if lat else None,
-                   p95_s=round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2) if lat else None)
+    figures.record(
+        concurrent_users=USERS,
+        requests=len(lat),
+        errors=len(errors),
+        total_seconds=round(total, 1),
+        p50_s=round(statistics.median(lat), 2) if lat else None,
+        p95_s=round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2) if lat else None,
+    )
     assert not errors, errors
     assert total < TOTAL_BOUND_S
     for user, turns in enumerate(results):
         asked_so_far: list[str] = []
         for q, answer_md, user_questions in turns:
             asked_so_far.append(q)
-            assert user_questions == asked_so_far, f"user {user} sees another session's questions: {user_questions}"
+            assert user_questions == asked_so_far, (
+                f"user {user} sees another session's questions: {user_questions}"
+            )
             first_sentence = reference[q].split(" [")[0]
             shown = html.unescape(answer_md.replace("\\", ""))
             assert first_sentence in shown, (user, q, answer_md[:300], reference[q][:200])
 
 
-def test_ingest_while_answering_keeps_store_and_index_consistent(seeded_store: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                 figures) -> None:
+def test_ingest_while_answering_keeps_store_and_index_consistent(
+    seeded_store: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    figures,
+) -> None:
     store = tmp_path / "store"
     shutil.copytree(seeded_store, store)
     pipeline = open_pipeline(load_settings(overrides={"store_dir": str(store), "llm": "none"}, env={}))
@@ -128,8 +140,9 @@ def test_ingest_while_answering_keeps_store_and_index_consistent(seeded_store: P
         done.set()
         for t in askers:
             t.join(60)
-    figures.record(concurrent_askers=2, answers_during_ingest=len(answers), failures=len(failures),
-                   ingested=report.added)
+    figures.record(
+        concurrent_askers=2, answers_during_ingest=len(answers), failures=len(failures), ingested=report.added
+    )
     assert not failures, failures[:3]
     assert answers and all("Lammy" in a for a in answers)
     assert report.added == 12
@@ -161,30 +174,57 @@ def test_api_refuses_unauthenticated_calls_and_accepts_the_login(auth_ui: Runnin
     assert answer["citations"]
 
 
-def test_api_key_never_appears_in_outputs(auth_ui: RunningUi, seeded_store: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                          figures) -> None:
+def test_api_key_never_appears_in_outputs(
+    auth_ui: RunningUi,
+    seeded_store: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    figures,
+) -> None:
     places: dict[str, str] = {}
     with FakeOpenAIServer() as server:  # a hosted backend that fails: error paths are where keys leak
         server.script(status(401), status(401), status(401))
-        env = cli_env(RAG_STORE_DIR=str(seeded_store), RAG_EMBEDDING_MODEL="minilm-onnx-int8", RAG_LLM="openai",
-                      RAG_OPENAI_BASE_URL=server.base_url, RAG_LLM_RETRIES="1", RAG_LLM_TIMEOUT="5")
+        env = cli_env(
+            RAG_STORE_DIR=str(seeded_store),
+            RAG_EMBEDDING_MODEL="minilm-onnx-int8",
+            RAG_LLM="openai",
+            RAG_OPENAI_BASE_URL=server.base_url,
+            RAG_LLM_RETRIES="1",
+            RAG_LLM_TIMEOUT="5",
+        )
         result = run_cli(["ask", "--json", "Who attended the Paris talks?"], env=env, cwd=tmp_path)
         sent = [r.headers.get("authorization", "") for r in server.completion_requests]
     assert result.returncode == 0, result.stderr[-2000:]
     assert any(SECRET_KEY in h for h in sent), "the key should have been sent to the endpoint (test sanity)"
     places["rag ask --json stdout"] = result.stdout
     places["rag ask stderr"] = result.stderr
-    assert json.loads(result.stdout)["citations"]  # the evidence answer (its notice: see test_failing_backends)
+    assert json.loads(result.stdout)[
+        "citations"
+    ]  # the evidence answer (its notice: see test_failing_backends)
     out = tmp_path / "eval"
     env = cli_env(RAG_STORE_DIR=str(seeded_store), RAG_EMBEDDING_MODEL="minilm-onnx-int8")
-    result = run_cli(["eval", "--gold", str(REPO / "eval" / "gold" / "smoke.jsonl"), "--limit", "2", "--llm", "none",
-                      "--out", str(out)], env=env, cwd=tmp_path)
+    result = run_cli(
+        [
+            "eval",
+            "--gold",
+            str(REPO / "eval" / "gold" / "smoke.jsonl"),
+            "--limit",
+            "2",
+            "--llm",
+            "none",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     places["rag eval stdout+stderr"] = result.stdout + result.stderr
     for f in sorted(out.rglob("*")):
         if f.is_file():
             places[f"eval {f.name}"] = f.read_text(encoding="utf-8", errors="replace")
-    assert any(name.endswith("summary.json") for name in places) and any(n.endswith("report.html") for n in places)
+    assert any(name.endswith("summary.json") for name in places) and any(
+        n.endswith("report.html") for n in places
+    )
     with httpx.Client(base_url=auth_ui.url, timeout=30) as http:
         http.post("login", data={"username": auth_ui.auth[0], "password": auth_ui.auth[1]})
         places["UI page"] = http.get("").text

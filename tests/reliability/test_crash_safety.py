@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SEEDS = (11, 23, 37, 41, 59)
 ARTICLES = 40
-EMBEDDER = "minilm-onnx-int8"  # the torch-free embedder: a process starts in seconds, so kills land in the work
+EMBEDDER = (
+    "minilm-onnx-int8"  # the torch-free embedder: a process starts in seconds, so kills land in the work
+)
 
 
 def _env(store: Path) -> dict[str, str]:
@@ -71,24 +73,30 @@ def _mutate(corpus: Path, rng: random.Random) -> None:
     files = sorted(corpus.glob("*.txt"))
     for f in rng.sample(files, 15):
         text = f.read_text(encoding="utf-8")
-        f.write_text(text.replace("Residents asked", f"Residents (edit {rng.randint(0, 9999)}) asked", 1),
-                     encoding="utf-8")
+        f.write_text(
+            text.replace("Residents asked", f"Residents (edit {rng.randint(0, 9999)}) asked", 1),
+            encoding="utf-8",
+        )
     for j in range(10):
         src = rng.choice(files).read_text(encoding="utf-8")
-        (corpus / f"new_{j}.txt").write_text(src.replace("Synthetic Times", f"Synthetic Post {j}"),
-                                            encoding="utf-8")
+        (corpus / f"new_{j}.txt").write_text(
+            src.replace("Synthetic Times", f"Synthetic Post {j}"), encoding="utf-8"
+        )
 
 
 def _check_consistent(corpus: Path, store_dir: Path) -> int:
     """Assert the store is exactly the corpus, and the keyword index agrees; returns the chunk count."""
-    settings = load_settings(overrides={"store_dir": str(store_dir), "llm": "none", "embedding_model": EMBEDDER},
-                             env={})
+    settings = load_settings(
+        overrides={"store_dir": str(store_dir), "llm": "none", "embedding_model": EMBEDDER}, env={}
+    )
     store = VectorStore(build_chroma_client(settings), settings.collection)
     articles, skipped = load_path(corpus)
     assert not skipped
     encoding = get_encoding(settings.encoding)
     expected = {
-        a.doc_id: {c.chunk_id for c in chunk_article(a, encoding, settings.chunk_tokens, settings.chunk_overlap)}
+        a.doc_id: {
+            c.chunk_id for c in chunk_article(a, encoding, settings.chunk_tokens, settings.chunk_overlap)
+        }
         for a in articles
     }
     stored = store.articles()
@@ -125,9 +133,14 @@ def test_kill_minus_nine_then_rerun_leaves_a_consistent_store(baseline, tmp_path
         _mutate(corpus, rng)
         delay = rng.uniform(0.3 * update_s, update_s)
         delays.append(round(delay, 2))
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(corpus)], env=_env(store),
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(corpus)],
+            env=_env(store),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
@@ -138,7 +151,12 @@ def test_kill_minus_nine_then_rerun_leaves_a_consistent_store(baseline, tmp_path
         assert result.returncode == 0, result.stderr[-2000:]
         _check_consistent(corpus, store)
         survived += 1
-    figures.record(crash_seeds=len(SEEDS), kills_before_finish=kills_during_work, crashes_survived=survived,
-                   kill_delays_s=delays, update_run_s=round(update_s, 1),
-                   articles=ARTICLES + 10)
+    figures.record(
+        crash_seeds=len(SEEDS),
+        kills_before_finish=kills_during_work,
+        crashes_survived=survived,
+        kill_delays_s=delays,
+        update_run_s=round(update_s, 1),
+        articles=ARTICLES + 10,
+    )
     assert kills_during_work >= 3, f"most kills should land before the ingest finished: {delays}"

@@ -40,14 +40,22 @@ FAULTS: dict[str, tuple[Behaviour, ...]] = {
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_hosted_model_failure_gives_a_notice_and_the_evidence(evidence_pipeline, monkeypatch, fault: str,  # type: ignore[no-untyped-def]
-                                                              figures) -> None:
+def test_hosted_model_failure_gives_a_notice_and_the_evidence(
+    evidence_pipeline,
+    monkeypatch,
+    fault: str,  # type: ignore[no-untyped-def]
+    figures,
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     with FakeOpenAIServer() as server:
         server.script(*FAULTS[fault])
-        pipeline = evidence_pipeline.with_options(llm="openai", openai_base_url=server.base_url,
-                                                  openai_model="fake-model", llm_timeout=TIMEOUT_S,
-                                                  llm_retries=RETRIES)
+        pipeline = evidence_pipeline.with_options(
+            llm="openai",
+            openai_base_url=server.base_url,
+            openai_model="fake-model",
+            llm_timeout=TIMEOUT_S,
+            llm_retries=RETRIES,
+        )
         t0 = time.monotonic()
         answer = pipeline.ask(QUESTION)
         elapsed = time.monotonic() - t0
@@ -62,15 +70,21 @@ def test_hosted_model_failure_gives_a_notice_and_the_evidence(evidence_pipeline,
     assert "Rubio" in answer.text  # the evidence answer still answers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: rag/types.py Answer.to_dict() (the `rag ask --json` and /ask API schema) drops `notice`, so JSON "
-    "clients cannot tell that the model failed and the answer is the evidence fallback"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: rag/types.py Answer.to_dict() (the `rag ask --json` and /ask API schema) drops "
+        "`notice`, so JSON "
+        "clients cannot tell that the model failed and the answer is the evidence fallback"
+    ),
+)
 def test_json_answer_carries_the_notice(evidence_pipeline, monkeypatch, figures) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     with FakeOpenAIServer() as server:
         server.script(status(500), status(500))
-        answer = evidence_pipeline.with_options(llm="openai", openai_base_url=server.base_url, llm_timeout=TIMEOUT_S,
-                                                llm_retries=RETRIES).ask(QUESTION)
+        answer = evidence_pipeline.with_options(
+            llm="openai", openai_base_url=server.base_url, llm_timeout=TIMEOUT_S, llm_retries=RETRIES
+        ).ask(QUESTION)
     figures.record(fault="500 (JSON schema check)", faults_injected=1)
     assert answer.notice
     assert answer.to_dict().get("notice") == answer.notice
@@ -90,8 +104,12 @@ def _start_chroma(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     found = str(binary) if binary.exists() else shutil.which("chroma")
     assert found, "the `chroma` command (installed with chromadb) is missing"
     port = _free_port()
-    proc = subprocess.Popen([found, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [found, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -129,9 +147,16 @@ def server_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
     data = tmp_path_factory.mktemp("chroma-gone")
     proc, url = _start_chroma(data)
     try:
-        settings = load_settings(overrides={"chroma_url": url, "store_dir": str(data / "local"), "llm": "none",
-                                            "collection": "gone-test", "embedding_model": "minilm-onnx-int8"},
-                                 env={})
+        settings = load_settings(
+            overrides={
+                "chroma_url": url,
+                "store_dir": str(data / "local"),
+                "llm": "none",
+                "collection": "gone-test",
+                "embedding_model": "minilm-onnx-int8",
+            },
+            env={},
+        )
         pipeline = open_pipeline(settings)
         pipeline.ingest([ARTICLES])
         yield pipeline, proc
@@ -159,8 +184,14 @@ def test_chroma_server_going_away_is_a_readable_store_error(server_pipeline, fig
     outcome, elapsed = _ask_bounded(pipeline, QUESTION, bound=60)
     frames = traceback.extract_tb(outcome.__traceback__) if isinstance(outcome, BaseException) else []
     where = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames if "/rag/" in f.filename]
-    figures.record(fault="chroma server killed", faults_injected=1, seconds=round(elapsed, 2),
-                   raised=f"{type(outcome).__module__}.{type(outcome).__name__}: {str(outcome)[:200]}",
-                   raised_from=where[-1] if where else "")
-    assert isinstance(outcome, StoreError), f"raw {type(outcome).__module__}.{type(outcome).__name__}: {outcome}"
+    figures.record(
+        fault="chroma server killed",
+        faults_injected=1,
+        seconds=round(elapsed, 2),
+        raised=f"{type(outcome).__module__}.{type(outcome).__name__}: {str(outcome)[:200]}",
+        raised_from=where[-1] if where else "",
+    )
+    assert isinstance(outcome, StoreError), (
+        f"raw {type(outcome).__module__}.{type(outcome).__name__}: {outcome}"
+    )
     assert isinstance(outcome, RagError) and "Chroma" in str(outcome)
