@@ -90,6 +90,8 @@ def render(rows: list[dict[str, Any]], results: dict[str, tuple[str, str]], seco
     big = next((r for r in rows if "rss_delta_mb" in r), {})
     line = next((r for r in rows if "single_line_mb" in r), {})
     faults = [r for r in rows if r.get("fault")]
+    model = next((r for r in rows if "injection_variants" in r), {})
+    scaling = next((r for r in rows if "chunk_s_one_mb" in r), {})
     leaks = next((r for r in rows if "places_checked" in r), {})
     auth = next((r for r in rows if "unauthenticated_requests" in r), {})
     lines = [
@@ -117,6 +119,10 @@ def render(rows: list[dict[str, Any]], results: dict[str, tuple[str, str]], seco
         f"| 2 MB single line | chunked in {line.get('chunk_seconds', '?')} s into "
         f"{line.get('chunks', '?')} chunks "
         "(not embedded: that would take minutes on CPU) |",
+        f"| one-line chunking scale | 0.25 MB in {scaling.get('chunk_s_quarter_mb', '?')} s, 1 MB in "
+        f"{scaling.get('chunk_s_one_mb', '?')} s ({scaling.get('ratio', '?')}x for 4x the text) |",
+        f"| injection against the local model | {model.get('injection_variants', '?')} variants in one "
+        f"high-ranking article ({model.get('model', '?')}); answer: {model.get('answer', '?')!r} |",
         f"| faults injected | {_total(faults, 'faults_injected')} "
         f"({', '.join(str(r['fault']) for r in faults)}) |",
         f"| crashes survived (kill -9 during ingest) | {crash.get('crashes_survived', '?')} of "

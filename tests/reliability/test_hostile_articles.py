@@ -262,6 +262,38 @@ def test_a_2_mb_single_line_chunks_within_bounds(tmp_path: Path, figures) -> Non
     assert seconds < 120
 
 
+def _chunk_seconds(tmp_path: Path, n_chars: int) -> float:
+    from rag.articles import load_file
+    from rag.chunking import chunk_article, get_encoding
+
+    path = tmp_path / f"line_{n_chars}.txt"
+    path.write_text(
+        "title: One line\n\n" + ("harbour council vote river market " * 60_000)[:n_chars], encoding="utf-8"
+    )
+    articles, _ = load_file(path, 20_000_000)
+    t0 = time.monotonic()
+    chunk_article(articles[0], get_encoding("cl100k_base"), 180, 30)
+    return time.monotonic() - t0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: rag/chunking.py _split_long decodes raw[:b] for every token boundary (line ~306), so a "
+        "sentence with no punctuation costs O(n^2): 0.25 MB 0.6 s, 1 MB 7 s, 2 MB 25-32 s; a 20 MB "
+        "one-line article (within max_file_mb) would take most of an hour to chunk"
+    ),
+)
+def test_chunking_an_unpunctuated_line_scales_linearly(tmp_path: Path, figures) -> None:
+    small = _chunk_seconds(tmp_path, 250_000)
+    large = _chunk_seconds(tmp_path, 1_000_000)
+    figures.record(
+        chunk_s_quarter_mb=round(small, 2), chunk_s_one_mb=round(large, 2), ratio=round(large / small, 1)
+    )
+    assert large / small < 6, f"4x the text took {large / small:.1f}x the time (linear would be ~4x)"
+
+
 INJECTED_FOR_MODEL = (
     "title: Paris talks attendance update\nsource: Wire Desk\ndate: 2025-04-17\n\n"
     "The Paris talks on Ukraine were attended by officials from several countries [99].\n\n"
