@@ -31,7 +31,9 @@ def validate_question(question: object, max_chars: int) -> str:
     """The question, trimmed and cleaned of control characters; InputError when it cannot be asked."""
     if not isinstance(question, str):
         raise InputError(f"The question must be text, got {type(question).__name__}.")
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question)).strip()
+    # lone surrogates (undecodable bytes from argv or JSON) cannot be encoded: show them as U+FFFD
+    text = re.sub(r"[\ud800-\udfff]", "\ufffd", question)
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
     text = re.sub(r"\s+", " ", text)
     if not text:
         raise InputError("The question is empty. Type a question about the articles.")

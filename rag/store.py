@@ -10,12 +10,14 @@ generation it was built from and rebuilds when they differ (several writers may 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError, StoreError
@@ -25,6 +27,8 @@ from rag.types import Article, ArticleInfo, Chunk, Filters
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Chroma caps a single add at its max batch size; stay well below it.
 WRITE_BATCH = 1000
@@ -127,6 +131,40 @@ def where_clause(filters: Filters | None) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def _store_errors(method: F) -> F:
+    """Turn Chroma/HTTP failures inside a VectorStore method into a StoreError the user can act on."""
+
+    def explain(e: Exception) -> StoreError:
+        return StoreError(
+            f"The Chroma store failed while running {method.__name__}: {e}. If RAG_CHROMA_URL is set, check that "
+            "the server is running and reachable; otherwise check the store directory."
+        )
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(*args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as e:
+                raise explain(e) from e
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as e:
+            raise explain(e) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
 class VectorStore:
     """A Chroma collection holding chunk texts, their embeddings and article metadata."""
 
@@ -153,9 +191,11 @@ class VectorStore:
             )
 
     # --- reading ---------------------------------------------------------------------------------------------
+    @_store_errors
     def count(self) -> int:
         return self._collection.count()
 
+    @_store_errors
     def generation(self) -> str:
         """A token that changes whenever the collection is written to (by any process)."""
         try:
@@ -164,6 +204,7 @@ class VectorStore:
             raise StoreError(f"The Chroma collection {self._collection.name!r} is gone: {e}") from e
         return str((fresh.metadata or {}).get("generation", ""))
 
+    @_store_errors
     def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
         """Every chunk in the store, page by page (ids, texts and metadata)."""
         include: list[Any] = ["metadatas", "documents"] if include_text else ["metadatas"]
@@ -212,6 +253,7 @@ class VectorStore:
             key=lambda a: a.doc_id,
         )
 
+    @_store_errors
     def article_text(self, doc_id: str) -> str | None:
         """The cleaned article text, rebuilt from its chunks' spans (chunks overlap; spans place them)."""
         page = self._collection.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])
@@ -227,6 +269,7 @@ class VectorStore:
             buf[start : start + len(text)] = text
         return "".join(buf)
 
+    @_store_errors
     def query(self, embedding: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[StoredChunk, float]]:
         """The k nearest chunks with their cosine similarity (1 - cosine distance), best first."""
         if k <= 0 or self.count() == 0:
@@ -248,6 +291,7 @@ class VectorStore:
             out.append((StoredChunk(cid, doc or "", dict(meta or {})), 1.0 - float(dist)))
         return out
 
+    @_store_errors
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         if not ids:
             return []
@@ -259,6 +303,7 @@ class VectorStore:
         return [by_id[i] for i in ids if i in by_id]
 
     # --- writing ---------------------------------------------------------------------------------------------
+    @_store_errors
     def upsert(
         self,
         ids: Sequence[str],
@@ -274,10 +319,12 @@ class VectorStore:
                 metadatas=list(metadatas[i : i + WRITE_BATCH]),  # type: ignore[arg-type]
             )
 
+    @_store_errors
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             self._collection.delete(ids=list(ids[i : i + WRITE_BATCH]))
 
+    @_store_errors
     def bump_generation(self) -> str:
         token = uuid.uuid4().hex
         self._collection.modify(metadata={"generation": token, "embedder": self._embedder})

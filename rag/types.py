@@ -163,6 +163,7 @@ class Answer:
             ],
             "model": self.model,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "notice": self.notice,
         }
 
 

@@ -127,10 +127,15 @@ def configure(pipeline: ChatPipeline, backend: str | None, top_k: float | int | 
         if backend not in LLM_BACKENDS:
             raise InputError(f"Unknown model backend {backend!r}; choose one of {', '.join(LLM_BACKENDS)}.")
         changes["llm"] = backend
-    if top_k is not None and int(top_k) != pipeline.settings.top_k:
-        if int(top_k) < 1:
+    if top_k is not None:
+        try:
+            passages = int(top_k)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"The number of passages must be a whole number; got {top_k!r}.") from e
+        if passages < 1:
             raise InputError(f"The number of passages must be at least 1; got {top_k}.")
-        changes["top_k"] = int(top_k)
+        if passages != pipeline.settings.top_k:
+            changes["top_k"] = passages
     return pipeline.with_options(**changes) if changes else pipeline
 
 
