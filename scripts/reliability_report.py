@@ -22,6 +22,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "reliability.md"
+# Bugs this suite found that have since been fixed; their tests now pass and guard against regressions.
+FIXED = (
+    "Lone surrogates in a question (invalid UTF-8 in argv, `\\udcff` in JSON) crashed the embedder's "
+    "tokenizer (traceback in `rag ask`, 'Something went wrong' in the UI).",
+    "A non-numeric passage count from the API raised ValueError in ui/handlers.configure().",
+    "With the Chroma server gone, ask() raised raw httpx.ConnectError instead of StoreError.",
+    "`rag ask --json` and the /ask API dropped the answer's `notice` (a model failure was hidden from JSON).",
+)
 
 
 def run_suite(extra: list[str], figures_file: Path, junit: Path) -> tuple[int, float]:
@@ -156,6 +164,7 @@ def render(rows: list[dict[str, Any]], results: dict[str, tuple[str, str]], seco
     for test_id, (state, message) in sorted(results.items()):
         if state == "xfailed":
             lines.append(f"- `{test_id.split('/')[-1]}`: {message.removeprefix('reason: ')}")
+    lines += ["", "## Found by this suite and fixed", ""] + [f"- {text}" for text in FIXED]
     failed = [(t, m) for t, (s, m) in sorted(results.items()) if s == "failed"]
     if failed:
         lines += ["", "## Failures in this run", ""] + [f"- `{t}`: {m}" for t, m in failed]

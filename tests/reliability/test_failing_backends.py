@@ -70,14 +70,6 @@ def test_hosted_model_failure_gives_a_notice_and_the_evidence(
     assert "Rubio" in answer.text  # the evidence answer still answers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: rag/types.py Answer.to_dict() (the `rag ask --json` and /ask API schema) drops "
-        "`notice`, so JSON "
-        "clients cannot tell that the model failed and the answer is the evidence fallback"
-    ),
-)
 def test_json_answer_carries_the_notice(evidence_pipeline, monkeypatch, figures) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     with FakeOpenAIServer() as server:
@@ -166,15 +158,7 @@ def server_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
             proc.wait(timeout=15)
 
 
-CHROMA_GONE_BUG = (
-    "bug: with the Chroma server gone, Pipeline.ask() raises raw httpx.ConnectError from rag/store.py "
-    "VectorStore.count() (called by Pipeline._retriever); store reads/writes do not translate chromadb/httpx "
-    "errors into StoreError, so `rag ask` prints a traceback and the UI shows 'Something went wrong'"
-)
-
-
 @pytest.mark.server
-@pytest.mark.xfail(strict=True, reason=CHROMA_GONE_BUG)
 def test_chroma_server_going_away_is_a_readable_store_error(server_pipeline, figures) -> None:  # type: ignore[no-untyped-def]
     pipeline, proc = server_pipeline
     first = pipeline.ask(QUESTION)
