@@ -301,11 +301,14 @@ def _split_long(
     for tok in tokens:
         byte_pos.append(byte_pos[-1] + len(encoding.decode_single_token_bytes(tok)))
     char_at: dict[int, int] = {}
+    chars = 0  # characters that start before byte `seen` (one pass: a UTF-8 character starts at a non-10xxxxxx byte)
+    seen = 0
     for i, b in enumerate(byte_pos):
-        try:
-            char_at[i] = len(raw[:b].decode("utf-8"))
-        except UnicodeDecodeError:
-            continue  # this boundary splits a character
+        while seen < b:
+            chars += (raw[seen] & 0xC0) != 0x80
+            seen += 1
+        if b == len(raw) or (raw[b] & 0xC0) != 0x80:
+            char_at[i] = chars  # otherwise this boundary splits a character
     pieces: list[tuple[int, int]] = []
     first = 0
     while first < len(tokens):

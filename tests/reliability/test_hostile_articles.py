@@ -277,14 +277,6 @@ def _chunk_seconds(tmp_path: Path, n_chars: int) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: rag/chunking.py _split_long decodes raw[:b] for every token boundary (line ~306), so a "
-        "sentence with no punctuation costs O(n^2): 0.25 MB 0.6 s, 1 MB 7 s, 2 MB 25-32 s; a 20 MB "
-        "one-line article (within max_file_mb) would take most of an hour to chunk"
-    ),
-)
 def test_chunking_an_unpunctuated_line_scales_linearly(tmp_path: Path, figures) -> None:
     small = _chunk_seconds(tmp_path, 250_000)
     large = _chunk_seconds(tmp_path, 1_000_000)
