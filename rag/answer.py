@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from rag.retrieve import Retriever
 
 ABSTAIN_MESSAGE = "The articles do not say. The closest passages found are listed as sources."
-UNVERIFIED_NOTICE = "The model's answer could not be verified against the articles; showing the evidence instead."
+UNVERIFIED_NOTICE = (
+    "The model's answer could not be verified against the articles; showing the evidence instead."
+)
 PROMPT_MARGIN_TOKENS = 64
 
 
@@ -45,7 +47,9 @@ def load_prompt(name: str) -> tuple[str, str]:
     text = resources.files("rag").joinpath("prompts", f"{name}.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- system -->\s*(.*?)\s*<!-- user -->\s*(.*)", text, re.S)
     if match is None:
-        raise ModelError(f"Prompt file rag/prompts/{name}.md lacks its <!-- system --> / <!-- user --> parts.")
+        raise ModelError(
+            f"Prompt file rag/prompts/{name}.md lacks its <!-- system --> / <!-- user --> parts."
+        )
     return match.group(1), match.group(2).rstrip() + "\n"
 
 
@@ -90,8 +94,9 @@ def asked_facts(kind: str, question: str, text: str) -> set[str]:
     return set()
 
 
-def missing_evidence(question: str, answer_text: str, evidence: Sequence[Evidence],
-                     relative_floor: float = 0.8, limit: int = 2) -> list[Evidence]:
+def missing_evidence(
+    question: str, answer_text: str, evidence: Sequence[Evidence], relative_floor: float = 0.8, limit: int = 2
+) -> list[Evidence]:
     """Top evidence holding asked-for facts (names for "who", numbers for "how many") the answer leaves out.
 
     A small model often answers "who attended" with one name of five; these sentences complete the answer.
@@ -178,8 +183,15 @@ class Answerer:
         abstain = best < s.abstain_threshold or bool(absent)
         yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
 
-        def done(text: str, cited: Sequence[int], unsupported: Sequence[str] = (), *, abstained: bool = False,
-                 notice: str | None = None, model: str = self._model_label) -> Done:
+        def done(
+            text: str,
+            cited: Sequence[int],
+            unsupported: Sequence[str] = (),
+            *,
+            abstained: bool = False,
+            notice: str | None = None,
+            model: str = self._model_label,
+        ) -> Done:
             timings["total"] = (time.perf_counter() - t0) * 1000
             timings.setdefault("generate", 0.0)
             return Done(
@@ -234,7 +246,9 @@ class Answerer:
         else:
             extra = missing_evidence(standalone, verified.text, answering_evidence(standalone, evidence))
             text = " ".join([verified.text, *(cite.with_markers(e.text, [e.n]) for e in extra)])
-            yield done(text, list(dict.fromkeys([*verified.cited, *(e.n for e in extra)])), verified.unsupported)
+            yield done(
+                text, list(dict.fromkeys([*verified.cited, *(e.n for e in extra)])), verified.unsupported
+            )
 
     def _messages(self, question: str, evidence: Sequence[Evidence]) -> list[Any]:
         """The prompt, with evidence trimmed from the least relevant end to fit the model's context window."""

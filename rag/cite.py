@@ -107,16 +107,18 @@ def key_terms(sentence: str) -> set[str]:
         while j > 0 and matches[j - 1].end() + 1 == matches[j].start():
             j -= 1
             run_start = matches[j].start()
-        if plain[:run_start].strip(" \"“‘(-*•") == "" and j == i:
+        if plain[:run_start].strip(' "“‘(-*•') == "" and j == i:
             continue
         terms.add(word)
     terms.update(_NUMBER.findall(plain))
-    terms.update(_SMALL_NUMBERS.get(w, w) for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS)
+    terms.update(
+        _SMALL_NUMBERS.get(w, w) for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS
+    )
     return terms
 
 
 def _numbers_as_digits(text: str) -> str:
-    """"three people" -> "3 people", so a claim and its evidence may write small numbers either way."""
+    """ "three people" -> "3 people", so a claim and its evidence may write small numbers either way."""
     return re.sub(r"[a-z]+", lambda m: _SMALL_NUMBERS.get(m.group(0), m.group(0)), text)
 
 
@@ -180,8 +182,11 @@ def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Veri
         for n in support:
             cited.setdefault(n, None)
         kept.append(with_markers(claim, support))
-    return Verified(text="\n".join(kept) if _is_list(draft) else " ".join(kept), cited=tuple(cited),
-                    unsupported=tuple(unsupported))
+    return Verified(
+        text="\n".join(kept) if _is_list(draft) else " ".join(kept),
+        cited=tuple(cited),
+        unsupported=tuple(unsupported),
+    )
 
 
 def _supporting(claim: str, terms: set[str], candidates: Sequence[Evidence]) -> list[int]:
@@ -240,7 +245,9 @@ def citations_for(ns: Sequence[int], evidence: Sequence[Evidence]) -> tuple[Cita
     return tuple(sorted(out, key=lambda c: c.n))
 
 
-def evidence_answer(evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.7) -> Verified:
+def evidence_answer(
+    evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.7
+) -> Verified:
     """The answer without a model: the most relevant evidence sentences themselves, each citing itself.
 
     Sentences scoring below `relative_floor` x the best score are left out; at least one is always kept.

@@ -18,26 +18,48 @@ EXIT_INTERRUPTED = 130
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("store")
-    g.add_argument("--config", metavar="FILE", help="TOML config file (default: $RAG_CONFIG, else ./rag.toml if present)")
-    g.add_argument("--store-dir", metavar="DIR", help="where the embedded store lives (RAG_STORE_DIR; default .newsrag)")
-    g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead, e.g. http://127.0.0.1:8000")
+    g.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: $RAG_CONFIG, else ./rag.toml if present)"
+    )
+    g.add_argument(
+        "--store-dir", metavar="DIR", help="where the embedded store lives (RAG_STORE_DIR; default .newsrag)"
+    )
+    g.add_argument(
+        "--chroma-url", metavar="URL", help="use a Chroma server instead, e.g. http://127.0.0.1:8000"
+    )
     g.add_argument("--collection", metavar="NAME", help="Chroma collection name (default newsrag)")
-    g.add_argument("--embedding-model", metavar="NAME",
-                   help="minilm (default), minilm-onnx-int8, or a local sentence-transformers folder")
+    g.add_argument(
+        "--embedding-model",
+        metavar="NAME",
+        help="minilm (default), minilm-onnx-int8, or a local sentence-transformers folder",
+    )
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("answering")
-    g.add_argument("--llm", choices=["local", "openai", "ollama", "none"],
-                   help="answer backend (RAG_LLM; default local). none = cited evidence sentences only")
-    g.add_argument("--local-model", metavar="NAME",
-                   help="bundled model: qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, smollm2-135m")
+    g.add_argument(
+        "--llm",
+        choices=["local", "openai", "ollama", "none"],
+        help="answer backend (RAG_LLM; default local). none = cited evidence sentences only",
+    )
+    g.add_argument(
+        "--local-model",
+        metavar="NAME",
+        help="bundled model: qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, smollm2-135m",
+    )
     g.add_argument("--model-path", dest="local_model_path", metavar="GGUF", help="your own GGUF model file")
     g.add_argument("--threads", type=int, help="CPU threads for the local model (0 = automatic)")
-    g.add_argument("--timeout", dest="llm_timeout", type=float, metavar="SECONDS",
-                   help="give up on the model after this long and answer with the evidence")
+    g.add_argument(
+        "--timeout",
+        dest="llm_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on the model after this long and answer with the evidence",
+    )
     g.add_argument("--top-k", type=int, metavar="N", help="passages kept after retrieval (default 6)")
-    g.add_argument("--retrieval", choices=["hybrid", "vector", "keyword"], help="retrieval mode (default hybrid)")
+    g.add_argument(
+        "--retrieval", choices=["hybrid", "vector", "keyword"], help="retrieval mode (default hybrid)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,20 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add or update articles in the store",
-                       description="Read article files (.txt .md .html .json .jsonl; folders recursively), "
-                       "clean, chunk and embed them into the store. Re-running on unchanged files does nothing.")
+    p = sub.add_parser(
+        "ingest",
+        help="add or update articles in the store",
+        description="Read article files (.txt .md .html .json .jsonl; folders recursively), "
+        "clean, chunk and embed them into the store. Re-running on unchanged files does nothing.",
+    )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="article files or folders")
-    p.add_argument("--prune", action="store_true",
-                   help="also remove articles whose files are gone (or no longer hold that record)")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove articles whose files are gone (or no longer hold that record)",
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object with the counts")
     p.add_argument("--chunk-tokens", type=int, metavar="N", help="chunk size in tokens (default 180)")
-    p.add_argument("--chunk-overlap", type=int, metavar="N", help="overlap between chunks in tokens (default 30)")
+    p.add_argument(
+        "--chunk-overlap", type=int, metavar="N", help="overlap between chunks in tokens (default 30)"
+    )
     _store_options(p)
 
-    p = sub.add_parser("ask", help="answer one question with numbered citations",
-                       description="Answer a question from the ingested articles, citing the supporting sentences, "
-                       "or say that the articles do not contain the answer.")
+    p = sub.add_parser(
+        "ask",
+        help="answer one question with numbered citations",
+        description="Answer a question from the ingested articles, citing the supporting sentences, "
+        "or say that the articles do not contain the answer.",
+    )
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--source", action="append", metavar="OUTLET", help="only this outlet (repeatable)")
@@ -71,24 +104,38 @@ def build_parser() -> argparse.ArgumentParser:
     _answer_options(p)
     _store_options(p)
 
-    p = sub.add_parser("ui", help="open the chat window (Gradio) in your browser",
-                       description="Serve the chat window. Binds to 127.0.0.1 unless told otherwise.")
+    p = sub.add_parser(
+        "ui",
+        help="open the chat window (Gradio) in your browser",
+        description="Serve the chat window. Binds to 127.0.0.1 unless told otherwise.",
+    )
     p.add_argument("--host", dest="ui_host", metavar="HOST", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", dest="ui_port", type=int, metavar="PORT", help="port (default 7860)")
-    p.add_argument("--ingest", type=Path, action="append", metavar="PATH",
-                   help="ingest these article files or folders before opening (repeatable)")
+    p.add_argument(
+        "--ingest",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="ingest these article files or folders before opening (repeatable)",
+    )
     _answer_options(p)
     _store_options(p)
 
-    p = sub.add_parser("eval", help="score answers, retrieval and citations against gold questions",
-                       description="Run the evaluation suite on a gold JSONL file and print/write the metrics.")
+    p = sub.add_parser(
+        "eval",
+        help="score answers, retrieval and citations against gold questions",
+        description="Run the evaluation suite on a gold JSONL file and print/write the metrics.",
+    )
     from eval.cli import add_arguments as add_eval_arguments
 
     add_eval_arguments(p)
     _store_options(p)
 
-    p = sub.add_parser("bench", help="measure ingest and query speed, memory and cold start",
-                       description="Benchmarks that print figures (they assert nothing about time).")
+    p = sub.add_parser(
+        "bench",
+        help="measure ingest and query speed, memory and cold start",
+        description="Benchmarks that print figures (they assert nothing about time).",
+    )
     from bench.cli import add_arguments as add_bench_arguments
 
     add_bench_arguments(p)
@@ -98,8 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
-        "store_dir", "chroma_url", "collection", "embedding_model", "chunk_tokens", "chunk_overlap", "llm",
-        "local_model", "local_model_path", "threads", "llm_timeout", "top_k", "retrieval", "ui_host", "ui_port",
+        "store_dir",
+        "chroma_url",
+        "collection",
+        "embedding_model",
+        "chunk_tokens",
+        "chunk_overlap",
+        "llm",
+        "local_model",
+        "local_model_path",
+        "threads",
+        "llm_timeout",
+        "top_k",
+        "retrieval",
+        "ui_host",
+        "ui_port",
     )
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
@@ -227,7 +287,10 @@ def cmd_ui(args: argparse.Namespace, settings: Any) -> int:
         from rag import open_pipeline
 
         report = open_pipeline(settings).ingest(args.ingest)
-        print(f"ingest: {report.added} added, {report.updated} updated, {report.unchanged} unchanged", flush=True)
+        print(
+            f"ingest: {report.added} added, {report.updated} updated, {report.unchanged} unchanged",
+            flush=True,
+        )
     launch(settings)
     return 0
 

@@ -8,13 +8,12 @@ keyword overlap plus the passage's retrieval rank); pick a diverse few by maxima
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-
-import re
 
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
@@ -33,9 +32,14 @@ MMR_LAMBDA = 0.75
 WEIGHT_ANSWER_TYPE = 0.12
 NAMES_FOR_FULL_FIT = 4
 
-_WH = re.compile(r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I)
+_WH = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I
+)
 _NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?)\b", re.I)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?)\b",
+    re.I,
+)
 _DATE = re.compile(
     r"\b(?:\d{4}-\d{2}-\d{2}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}|\d{1,2}\s+"
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
@@ -145,10 +149,7 @@ def mmr(scores: np.ndarray, similarity: np.ndarray, k: int, lam: float = MMR_LAM
     picked: list[int] = []
     remaining = list(range(len(scores)))
     while remaining and len(picked) < k:
-        if picked:
-            redundancy = similarity[np.ix_(remaining, picked)].max(axis=1)
-        else:
-            redundancy = np.zeros(len(remaining))
+        redundancy = similarity[np.ix_(remaining, picked)].max(axis=1) if picked else np.zeros(len(remaining))
         values = lam * scores[remaining] - (1 - lam) * redundancy
         best = remaining[int(np.argmax(values))]
         picked.append(best)
@@ -179,7 +180,10 @@ class EvidenceSelector:
         kind = answer_type(question)
         fit = np.array([answer_type_fit(kind, question, t) for t in texts])
         scores = (
-            WEIGHT_SEMANTIC * semantic + WEIGHT_KEYWORD * lexical + WEIGHT_RANK * prior + WEIGHT_ANSWER_TYPE * fit
+            WEIGHT_SEMANTIC * semantic
+            + WEIGHT_KEYWORD * lexical
+            + WEIGHT_RANK * prior
+            + WEIGHT_ANSWER_TYPE * fit
         )
         if self._reranker is not None:
             reranked = np.asarray(self._reranker.scores(question, texts), dtype=np.float32)

@@ -48,8 +48,10 @@ def load_articles(paths: Sequence[Path], max_bytes: int) -> tuple[list[Article],
         for article in found:
             if article.doc_id in seen:
                 skipped.append(
-                    Skipped(article.path or article.doc_id,
-                            f"doc_id {article.doc_id!r} was already read from {seen[article.doc_id]}")
+                    Skipped(
+                        article.path or article.doc_id,
+                        f"doc_id {article.doc_id!r} was already read from {seen[article.doc_id]}",
+                    )
                 )
                 continue
             seen[article.doc_id] = article.path or article.doc_id
@@ -92,7 +94,9 @@ class Ingestor:
         self._max_file_bytes = max_file_bytes
         self._on_changed = on_changed
 
-    def run(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
+    def run(
+        self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None
+    ) -> IngestReport:
         t0 = time.perf_counter()
         articles, skipped = load_articles(paths, self._max_file_bytes)
         stored = self._store.articles()
@@ -116,7 +120,9 @@ class Ingestor:
                     counts["unchanged"] += 1
                 else:
                     pending.items.append((article, chunks, record))
-                    pending.chunks += sum(1 for c in chunks if record is None or c.chunk_id not in record.chunk_ids)
+                    pending.chunks += sum(
+                        1 for c in chunks if record is None or c.chunk_id not in record.chunk_ids
+                    )
                     if pending.chunks >= EMBED_WINDOW:
                         mark_dirty()
                         self._flush(pending, counts)

@@ -66,7 +66,9 @@ class _Row:
 class KeywordIndex:
     """BM25 over every chunk in the store. Use `KeywordIndex.open(...)`, then `search`."""
 
-    def __init__(self, directory: Path, retriever: bm25s.BM25 | None, rows: list[_Row], generation: str) -> None:
+    def __init__(
+        self, directory: Path, retriever: bm25s.BM25 | None, rows: list[_Row], generation: str
+    ) -> None:
         self._directory = directory
         self._retriever = retriever
         self._rows = rows

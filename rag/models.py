@@ -404,7 +404,9 @@ def _wait_until_healthy(address: str, timeout: float) -> None:
         except (urllib.error.URLError, OSError):
             pass
         if time.monotonic() > deadline:
-            raise ModelUnavailableError(f"The local model server at {address} did not become ready in {timeout:g} s.")
+            raise ModelUnavailableError(
+                f"The local model server at {address} did not become ready in {timeout:g} s."
+            )
         time.sleep(0.05)
 
 

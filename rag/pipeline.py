@@ -32,7 +32,14 @@ ProgressFn = Callable[[int, int, str], None]
 """progress(done, total, label): called as ingest advances."""
 
 # Settings that choose which heavy clients are built; `with_options` may not change them.
-_CLIENT_KEYS = ("store_dir", "chroma_url", "collection", "embedding_model", "query_embedding_model", "encoding")
+_CLIENT_KEYS = (
+    "store_dir",
+    "chroma_url",
+    "collection",
+    "embedding_model",
+    "query_embedding_model",
+    "encoding",
+)
 
 
 class _Clients:
@@ -66,8 +73,10 @@ class _Clients:
         with self._lock:
             if self._sentence_embedder is None:
                 name = query_model_name(self._settings)
-                inner = self.embedder() if name == self._settings.embedding_model else build_embedder(
-                    self._settings, name
+                inner = (
+                    self.embedder()
+                    if name == self._settings.embedding_model
+                    else build_embedder(self._settings, name)
                 )
                 self._sentence_embedder = CachedEmbeddings(inner)
             return self._sentence_embedder
@@ -147,7 +156,9 @@ class Pipeline:
         return Pipeline(settings, self._clients)
 
     # --- ingest --------------------------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None
+    ) -> IngestReport:
         from rag.ingest import Ingestor
 
         c = self._clients

@@ -17,8 +17,12 @@ from rag.errors import InputError
 from rag.types import Filters, Turn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|how come)\b", re.I)
-_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|it|its|that|this|those|these|there)\b", re.I)
+_FOLLOWUP_START = re.compile(
+    r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|how come)\b", re.I
+)
+_PRONOUN = re.compile(
+    r"\b(he|him|his|she|her|hers|they|them|their|it|its|that|this|those|these|there)\b", re.I
+)
 _PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his)\b", re.I)
 _NAME = re.compile(r"\b(?:[A-ZÀ-Þ][\w’'\-]+)(?:\s+(?:[A-ZÀ-Þ][\w’'\-]+))*")
 _GENERIC_CAPS = frozenset(
@@ -118,8 +122,9 @@ def resolve_relative_dates(question: str, anchor: date | Callable[[], date]) -> 
             since = anchor - timedelta(days=back_start)
             until = anchor - timedelta(days=back_end)
             label = since.isoformat() if since == until else f"{since.isoformat()} to {until.isoformat()}"
-            return DatedQuestion(pattern.sub(f"on {label}" if since == until else f"from {label}", question),
-                                 since, until)
+            return DatedQuestion(
+                pattern.sub(f"on {label}" if since == until else f"from {label}", question), since, until
+            )
     return DatedQuestion(question, None, None)
 
 

@@ -68,7 +68,9 @@ def group_near_duplicates(
     return groups
 
 
-def to_passage(chunk: StoredChunk, score: float, vector_rank: int | None, keyword_rank: int | None) -> Passage:
+def to_passage(
+    chunk: StoredChunk, score: float, vector_rank: int | None, keyword_rank: int | None
+) -> Passage:
     m = chunk.metadata
     return Passage(
         chunk_id=chunk.chunk_id,
@@ -143,7 +145,8 @@ class Retriever:
                 chunks[chunk.chunk_id] = chunk
         fused = [(cid, s) for cid, s in reciprocal_rank_fusion(rankings, self._rrf_k) if cid in chunks]
         passages = [
-            to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid)) for cid, score in fused
+            to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid))
+            for cid, score in fused
         ]
         groups = group_near_duplicates([p.text for p in passages], self._duplicate_threshold)[:top_k]
         kept = sorted(i for g in groups for i in g)

@@ -206,7 +206,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} cannot be read: {e}") from e
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
-        raise ConfigError(f"Config file {path}: tables are not supported ({', '.join(nested)}); use top-level keys.")
+        raise ConfigError(
+            f"Config file {path}: tables are not supported ({', '.join(nested)}); use top-level keys."
+        )
     return data
 
 
@@ -239,5 +241,7 @@ def load_settings(
         values.update(_coerce_all(_read_config_file(config_path), source=str(config_path)))
     values.update(_coerce_all(_env_values(env), source="environment (RAG_*)"))
     if overrides:
-        values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, source="command line"))
+        values.update(
+            _coerce_all({k: v for k, v in overrides.items() if v is not None}, source="command line")
+        )
     return Settings(**values)

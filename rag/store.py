@@ -258,8 +258,10 @@ class VectorStore:
         """The cleaned article text, rebuilt from its chunks' spans (chunks overlap; spans place them)."""
         page = self._collection.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])
         pieces = sorted(
-            ((int(m["start"]), int(m["end"]), d) for m, d in zip(page["metadatas"] or [], page["documents"] or [],
-                                                                  strict=True)),
+            (
+                (int(m["start"]), int(m["end"]), d)
+                for m, d in zip(page["metadatas"] or [], page["documents"] or [], strict=True)
+            ),
         )
         if not pieces:
             return None
@@ -270,7 +272,9 @@ class VectorStore:
         return "".join(buf)
 
     @_store_errors
-    def query(self, embedding: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[StoredChunk, float]]:
+    def query(
+        self, embedding: Sequence[float], k: int, filters: Filters | None = None
+    ) -> list[tuple[StoredChunk, float]]:
         """The k nearest chunks with their cosine similarity (1 - cosine distance), best first."""
         if k <= 0 or self.count() == 0:
             return []
@@ -298,7 +302,9 @@ class VectorStore:
         page = self._collection.get(ids=list(ids), include=["metadatas", "documents"])
         by_id = {
             cid: StoredChunk(cid, doc or "", dict(meta or {}))
-            for cid, doc, meta in zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+            for cid, doc, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            )
         }
         return [by_id[i] for i in ids if i in by_id]
 

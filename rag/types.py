@@ -31,7 +31,14 @@ class Article:
     def content_hash(self) -> str:
         """A digest of everything that reaches the store; equal hashes mean nothing to re-embed."""
         h = hashlib.sha256()
-        for part in (self.doc_id, self.title, self.source, self.published_at or "", self.url or "", self.text):
+        for part in (
+            self.doc_id,
+            self.title,
+            self.source,
+            self.published_at or "",
+            self.url or "",
+            self.text,
+        ):
             h.update(part.encode("utf-8"))
             h.update(b"\x1f")
         return h.hexdigest()
@@ -159,7 +166,8 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "unsupported_sentences": list(self.unsupported_sentences),
             "retrieved": [
-                {"chunk_id": p.chunk_id, "doc_id": p.doc_id, "score": round(p.score, 6)} for p in self.retrieved
+                {"chunk_id": p.chunk_id, "doc_id": p.doc_id, "score": round(p.score, 6)}
+                for p in self.retrieved
             ],
             "model": self.model,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},

@@ -39,7 +39,9 @@ def ensure_chromium() -> None:
     if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("note: install Debian's `chromium` package to run the browser tests (they are skipped without it).")
+        print(
+            "note: install Debian's `chromium` package to run the browser tests (they are skipped without it)."
+        )
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], env=env)
@@ -47,10 +49,12 @@ def ensure_chromium() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dev", action="store_true", help="also install test tools and chromium")
     args = parser.parse_args()
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script runs under whatever python3 the machine has)
         print(f"newsrag needs Python 3.11 or newer; this is {sys.version.split()[0]}.", file=sys.stderr)
         return 2
     python = ensure_venv()

@@ -34,7 +34,9 @@ def assert_citations_valid(pipeline, answer: Answer) -> None:  # type: ignore[no
         assert c.n in evidence_numbers
         span_text = article_text(pipeline, c.doc_id)[c.start : c.end]
         assert span_text == c.quote or c.quote in span_text, (c, span_text)
-        assert c.doc_id in {p.doc_id for p in answer.retrieved} | {s.doc_id for e in answer.evidence for s in e.spans}
+        assert c.doc_id in {p.doc_id for p in answer.retrieved} | {
+            s.doc_id for e in answer.evidence for s in e.spans
+        }
 
 
 def test_who_attended_names_every_attendee_with_valid_citations(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +68,9 @@ def test_stream_shows_evidence_before_the_answer(evidence_pipeline) -> None:  # 
 
 def test_follow_up_is_rewritten_before_retrieval(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
     first = evidence_pipeline.ask("What did David Lammy say after the meetings?")
-    follow = evidence_pipeline.ask("And what did he say about Russia?", history=[Turn(first.question, first.text)])
+    follow = evidence_pipeline.ask(
+        "And what did he say about Russia?", history=[Turn(first.question, first.text)]
+    )
     assert "Lammy" in follow.standalone_question
     assert "he" not in follow.standalone_question.split()
     assert any(c.doc_id == "000_2d594839e63a1b01" for c in follow.citations)
@@ -75,7 +79,9 @@ def test_follow_up_is_rewritten_before_retrieval(evidence_pipeline) -> None:  # 
 def test_outlet_and_date_filters(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
     from rag import Filters
 
-    only = evidence_pipeline.ask("Who attended the Paris talks?", filters=Filters(sources=("The Independent",)))
+    only = evidence_pipeline.ask(
+        "Who attended the Paris talks?", filters=Filters(sources=("The Independent",))
+    )
     assert only.retrieved and {p.source for p in only.retrieved} == {"The Independent"}
     none_left = evidence_pipeline.retrieve("Who attended the Paris talks?", Filters(since="2026-01-01"))
     assert none_left == []
@@ -94,8 +100,14 @@ def test_empty_store_tells_the_user_to_ingest(tmp_path: Path) -> None:
 
 
 def _hosted(pipeline, server: FakeOpenAIServer, **extra):  # type: ignore[no-untyped-def]
-    return pipeline.with_options(llm="openai", openai_base_url=server.base_url, openai_model="fake-model",
-                                 llm_retries=1, llm_timeout=5.0, **extra)
+    return pipeline.with_options(
+        llm="openai",
+        openai_base_url=server.base_url,
+        openai_model="fake-model",
+        llm_retries=1,
+        llm_timeout=5.0,
+        **extra,
+    )
 
 
 def test_hosted_backend_answer_is_verified_and_cited(evidence_pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +116,11 @@ def test_hosted_backend_answer_is_verified_and_cited(evidence_pipeline, monkeypa
         evidence = next(iter(evidence_pipeline.stream("Who attended the Paris talks?")))
         assert isinstance(evidence, EvidenceReady)
         n_rubio = next(e.n for e in evidence.evidence if "Rubio" in e.text)
-        server.script(reply(f"Marco Rubio and Steve Witkoff were in Paris [{n_rubio}]. Boris Johnson also came [{n_rubio}]."))
+        server.script(
+            reply(
+                f"Marco Rubio and Steve Witkoff were in Paris [{n_rubio}]. Boris Johnson also came [{n_rubio}]."
+            )
+        )
         events = list(_hosted(evidence_pipeline, server).stream("Who attended the Paris talks?"))
     assert any(isinstance(e, Token) for e in events)
     answer = events[-1].answer

@@ -49,8 +49,10 @@ def test_ingest_is_idempotent_incremental_and_prunes(tmp_path: Path, corpus: Pat
     assert _chunk_ids(store_dir) == before
 
     edited = corpus / "004_c841b23a78d9760a.txt"
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nA late paragraph was added to this report.\n",
-                      encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8") + "\n\nA late paragraph was added to this report.\n",
+        encoding="utf-8",
+    )
     third = pipeline.ingest([corpus])
     assert (third.added, third.updated, third.unchanged) == (0, 1, 4)
     after = _chunk_ids(store_dir)
@@ -94,7 +96,10 @@ def test_unwritable_store_directory_is_reported(tmp_path: Path) -> None:
     blocker.write_text("x")
     result = subprocess.run(
         [sys.executable, "-m", "rag.cli", "ingest", str(ARTICLES), "--store-dir", str(blocker / "store")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "not writable" in result.stderr and str(blocker) in result.stderr
@@ -102,7 +107,16 @@ def test_unwritable_store_directory_is_reported(tmp_path: Path) -> None:
 
 
 def test_cli_json_summary_then_all_unchanged(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(ARTICLES), "--store-dir", str(tmp_path / "s"), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag.cli",
+        "ingest",
+        str(ARTICLES),
+        "--store-dir",
+        str(tmp_path / "s"),
+        "--json",
+    ]
     first = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
     assert set(first) == {"added", "updated", "unchanged", "removed", "skipped", "chunks", "seconds"}
     assert first["added"] == 5 and first["chunks"] > 5
