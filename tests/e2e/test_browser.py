@@ -84,7 +84,7 @@ def test_planted_html_renders_as_text_and_never_runs(page: Any) -> None:
     assert page.locator("#nr-sources img, #nr-sources script, #nr-chat img").count() == 0
 
     page.get_by_role("tab", name="Articles").click()
-    page.locator("#nr-articles table").wait_for(timeout=30_000)
+    page.locator("#nr-articles table").wait_for(timeout=60_000)
     assert PLANTED_OUTLET in page.locator("#nr-articles").inner_text()
     assert page.locator("#nr-articles img").count() == 0
     time.sleep(0.5)  # give any injected handler the chance to fire before the verdict
@@ -95,7 +95,7 @@ def test_votes_are_appended_to_the_feedback_file(page: Any, ui_server: UiServer)
     before = ui_server.feedback_file.read_text().splitlines() if ui_server.feedback_file.exists() else []
     ask(page, "Who attended the Paris talks?")
     page.locator('#nr-chat [aria-label="Dislike"]').last.click()
-    page.locator("#nr-feedback", has_text="feedback saved (down)").wait_for(timeout=30_000)
+    page.locator("#nr-feedback", has_text="feedback saved (down)").wait_for(timeout=60_000)
     lines = ui_server.feedback_file.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(before) + 1
     vote = json.loads(lines[-1])

@@ -25,9 +25,10 @@ def test_upload_ingests_and_lists_the_article(page: Any, tmp_path: Path) -> None
     article.write_text(UPLOADED, encoding="utf-8")
     page.get_by_role("tab", name="Articles").click()
     page.locator("#nr-upload input[type=file]").set_input_files(str(article))
-    page.locator("#nr-upload", has_text="lighthouse_guild.txt").wait_for(timeout=30_000)
+    # generous waits: on a loaded 2-core machine the upload round trip alone has taken over 30 s
+    page.locator("#nr-upload", has_text="lighthouse_guild.txt").wait_for(timeout=120_000)
     page.locator("#nr-add").click()
     page.locator("#nr-ingest-status", has_text="Added 1, updated 0").wait_for(timeout=180_000)
     table = page.locator("#nr-articles")
-    table.locator("td", has_text="Lighthouse keepers elect Maren Oyelaran").wait_for(timeout=30_000)
+    table.locator("td", has_text="Lighthouse keepers elect Maren Oyelaran").wait_for(timeout=60_000)
     assert "Coastal Courier" in table.inner_text()
