@@ -130,6 +130,15 @@ def repetition_start(text: str) -> int | None:
     return first + len(tail)
 
 
+def trim_loop(text: str) -> str:
+    """A looping draft reduced to its distinct items, without the unfinished item it was cut in."""
+    items = re.split(r"(?<=[,.;\n])\s*", text)[:-1]
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(re.sub(r"\W+", " ", item).strip().casefold(), item)
+    return " ".join(seen.values()).rstrip(",; ")
+
+
 class Answerer:
     """Runs the answer chain with the collaborators it is given (nothing is built here)."""
 
@@ -228,9 +237,9 @@ class Answerer:
                     timings["first_token"] = (time.perf_counter() - t0) * 1000
                 draft_parts.append(piece)
                 yield Token(piece)
-                loop_at = repetition_start("".join(draft_parts))
-                if loop_at is not None:  # a small model stuck in a loop: keep the first round, stop reading
-                    draft_parts = ["".join(draft_parts)[:loop_at]]
+                if repetition_start("".join(draft_parts)) is not None:
+                    # a small model stuck in a loop: keep each item once, drop the cut-off last one, stop reading
+                    draft_parts = [trim_loop("".join(draft_parts))]
                     break
         except ModelError as e:
             timings["generate"] = (time.perf_counter() - t_gen) * 1000
