@@ -95,7 +95,12 @@ def asked_facts(kind: str, question: str, text: str) -> set[str]:
 
 
 def missing_evidence(
-    question: str, answer_text: str, evidence: Sequence[Evidence], relative_floor: float = 0.8, limit: int = 2
+    question: str,
+    answer_text: str,
+    evidence: Sequence[Evidence],
+    relative_floor: float = 0.8,
+    limit: int = 3,
+    cited: Sequence[int] = (),
 ) -> list[Evidence]:
     """Top evidence holding asked-for facts (names for "who", numbers for "how many") the answer leaves out.
 
@@ -109,7 +114,7 @@ def missing_evidence(
     out = []
     for e in evidence:
         facts = asked_facts(kind, question, e.text)
-        if e.score >= relative_floor * top and facts and not facts <= present:
+        if e.n not in cited and e.score >= relative_floor * top and facts and not facts <= present:
             out.append(e)
             present |= facts
     return out[:limit]
@@ -253,8 +258,13 @@ class Answerer:
         elif not verified.text:
             yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
-            extra = missing_evidence(standalone, verified.text, answering_evidence(standalone, evidence))
-            text = " ".join([verified.text, *(cite.with_markers(e.text, [e.n]) for e in extra)])
+            extra = missing_evidence(
+                standalone, verified.text, answering_evidence(standalone, evidence), cited=verified.cited
+            )
+            text = verified.text
+            if extra:
+                text = text if text.rstrip()[-1:] in '.!?”"' else text.rstrip() + "."
+                text = " ".join([text, *(cite.with_markers(e.text, [e.n]) for e in extra)])
             yield done(
                 text, list(dict.fromkeys([*verified.cited, *(e.n for e in extra)])), verified.unsupported
             )
