@@ -54,6 +54,7 @@ def launch(settings: Settings, block: bool = True) -> Any:
     pipeline = open_pipeline(settings)
     app = build_app(pipeline, settings)
     app.queue(default_concurrency_limit=1)
+    print(f"newsrag chat window: http://{settings.ui_host}:{settings.ui_port}/  (Ctrl-C to stop)", flush=True)
     try:
         app.launch(
             server_name=settings.ui_host,
@@ -63,6 +64,7 @@ def launch(settings: Settings, block: bool = True) -> Any:
             inbrowser=False,
             show_error=False,
             prevent_thread_lock=not block,
+            quiet=True,  # Gradio's banner suggests share=True, which newsrag never uses
             footer_links=["api"],
             **launch_options(),
         )
