@@ -258,9 +258,13 @@ class Answerer:
         elif not verified.text:
             yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
-            extra = missing_evidence(
-                standalone, verified.text, answering_evidence(standalone, evidence), cited=verified.cited
-            )
+            candidates = answering_evidence(standalone, evidence)
+            extra = missing_evidence(standalone, verified.text, candidates, cited=verified.cited)
+            most_relevant = max(candidates, key=lambda e: e.score)
+            if most_relevant.n not in verified.cited and most_relevant not in extra:
+                # the model did not use the most relevant sentence: show it too, so a terse or off-target
+                # draft never hides the best-supported fact
+                extra.insert(0, most_relevant)
             text = verified.text
             if extra:
                 text = text if text.rstrip()[-1:] in '.!?”"' else text.rstrip() + "."

@@ -90,13 +90,13 @@ def candidate_sentences(retrieved: Retrieved) -> list[Candidate]:
                     raw.append((text, span_for(passage, start, end), passage.text, prior))
     groups = group_near_duplicates([r[0] for r in raw], SENTENCE_DUPLICATE_THRESHOLD)
     candidates: list[Candidate] = []
-    for group in groups:
+    for members in groups:
         spans: dict[tuple[str, int], SourceSpan] = {}
-        for i in group:  # overlapping chunks of one article repeat a sentence at the same place: keep one
+        for i in members:  # overlapping chunks of one article repeat a sentence at the same place: keep one
             span = raw[i][1]
             spans.setdefault((span.doc_id, span.start), span)
-        best = raw[group[0]]
-        candidates.append(Candidate(best[0], tuple(spans.values()), best[2], max(raw[i][3] for i in group)))
+        best = raw[members[0]]
+        candidates.append(Candidate(best[0], tuple(spans.values()), best[2], max(raw[i][3] for i in members)))
     return candidates
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError, StoreError
@@ -176,7 +176,7 @@ class VectorStore:
         try:
             self._collection: Collection = client.get_or_create_collection(
                 collection_name,
-                configuration={"hnsw": HNSW_CONFIG},  # type: ignore[typeddict-item]
+                configuration=cast(Any, {"hnsw": HNSW_CONFIG}),
                 embedding_function=None,
                 metadata={"generation": "empty", "embedder": embedder},
             )
@@ -259,7 +259,7 @@ class VectorStore:
         page = self._collection.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])
         pieces = sorted(
             (
-                (int(m["start"]), int(m["end"]), d)
+                (int(cast(int, m["start"])), int(cast(int, m["end"])), d)
                 for m, d in zip(page["metadatas"] or [], page["documents"] or [], strict=True)
             ),
         )
@@ -279,7 +279,7 @@ class VectorStore:
         if k <= 0 or self.count() == 0:
             return []
         result = self._collection.query(
-            query_embeddings=[list(embedding)],
+            query_embeddings=cast(Any, [list(embedding)]),
             n_results=k,
             where=where_clause(filters),
             include=["metadatas", "documents", "distances"],
@@ -320,9 +320,9 @@ class VectorStore:
         for i in range(0, len(ids), WRITE_BATCH):
             self._collection.upsert(
                 ids=list(ids[i : i + WRITE_BATCH]),
-                embeddings=[list(e) for e in embeddings[i : i + WRITE_BATCH]],
+                embeddings=cast(Any, [list(e) for e in embeddings[i : i + WRITE_BATCH]]),
                 documents=list(documents[i : i + WRITE_BATCH]),
-                metadatas=list(metadatas[i : i + WRITE_BATCH]),  # type: ignore[arg-type]
+                metadatas=cast(Any, list(metadatas[i : i + WRITE_BATCH])),
             )
 
     @_store_errors
