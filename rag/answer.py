@@ -98,7 +98,7 @@ def missing_evidence(
     question: str,
     answer_text: str,
     evidence: Sequence[Evidence],
-    relative_floor: float = 0.8,
+    relative_floor: float = 0.7,
     limit: int = 3,
     cited: Sequence[int] = (),
 ) -> list[Evidence]:

@@ -144,6 +144,15 @@ def test_hosted_backend_failure_still_returns_the_evidence(evidence_pipeline, mo
     assert "Rubio" in answer.text
 
 
+def test_local_model_answer_names_every_attendee_with_valid_citations(seeded_store: Path) -> None:
+    pipeline = open_pipeline(load_settings(overrides={"store_dir": str(seeded_store)}, env={}))
+    answer = pipeline.ask("Who attended the Paris talks?")
+    assert answer.model == "local:qwen2.5-coder-0.5b"
+    for name in ATTENDEES:
+        assert name in answer.text, (name, answer.text)
+    assert_citations_valid(pipeline, answer)
+
+
 @pytest.fixture(scope="module")
 def injected_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
