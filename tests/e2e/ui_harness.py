@@ -118,15 +118,10 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], log_file: Path, timeo
     raise RuntimeError(f"`rag ui` did not answer on {url} within {timeout:.0f} s:\n{log_file.read_text()}")
 
 
-def start_ui(
-    workdir: Path, llm: str = "none", planted: bool = True
-) -> tuple[UiServer, subprocess.Popen[bytes]]:
-    """Ingest the articles into a fresh store under `workdir` and start `rag ui`; the caller stops it."""
-    articles = prepare_articles(workdir / "articles", planted)
-    store_dir = workdir / "store"
-    feedback = workdir / "feedback.jsonl"
-    env = server_env(store_dir, feedback, llm)
-    log_file = workdir / "ui.log"
+def serve(
+    workdir: Path, articles: Path, env: dict[str, str], timeout: float
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """`rag ingest ARTICLES`, then `rag ui` on a free loopback port; returns its URL and process (caller stops it)."""
     ingest = subprocess.run(
         [*rag_command(), "ingest", str(articles)],
         env=env,
@@ -138,6 +133,7 @@ def start_ui(
     if ingest.returncode != 0:
         raise RuntimeError(f"`rag ingest` failed ({ingest.returncode}):\n{ingest.stdout}\n{ingest.stderr}")
     port = free_port()
+    log_file = workdir / "ui.log"
     with log_file.open("wb") as log:
         proc = subprocess.Popen(
             [*rag_command(), "ui", "--host", "127.0.0.1", "--port", str(port)],
@@ -149,11 +145,22 @@ def start_ui(
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(url, proc, log_file, SERVER_START_TIMEOUT_S)
+        wait_for_http(url, proc, log_file, timeout)
     except Exception:
         stop_ui(proc)
         raise
-    return UiServer(url, store_dir, articles, feedback, log_file), proc
+    return url, proc
+
+
+def start_ui(
+    workdir: Path, llm: str = "none", planted: bool = True
+) -> tuple[UiServer, subprocess.Popen[bytes]]:
+    """Ingest the articles into a fresh store under `workdir` and start `rag ui`; the caller stops it."""
+    articles = prepare_articles(workdir / "articles", planted)
+    store_dir = workdir / "store"
+    feedback = workdir / "feedback.jsonl"
+    url, proc = serve(workdir, articles, server_env(store_dir, feedback, llm), SERVER_START_TIMEOUT_S)
+    return UiServer(url, store_dir, articles, feedback, workdir / "ui.log"), proc
 
 
 def stop_ui(proc: subprocess.Popen[bytes]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ui_harness import free_port, prepare_articles, rag_command, stop_ui, wait_for_http
+from tests.e2e.ui_harness import prepare_articles, serve, stop_ui
 from tests.integration.conftest import evidence_pipeline, seeded_store  # noqa: F401 - re-exported fixtures
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,30 +118,9 @@ def auth_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUi]:
         RAG_EMBEDDING_MODEL="minilm-onnx-int8",
     )
     t0 = time.monotonic()
-    ingest = subprocess.run(
-        [*rag_command(), "ingest", str(articles)],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert ingest.returncode == 0, ingest.stderr
-    port = free_port()
-    log_file = workdir / "ui.log"
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            [*rag_command(), "ui", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/"
+    url, proc = serve(workdir, articles, env, 240)
     try:
-        wait_for_http(url, proc, log_file, 240)
-        yield RunningUi(url, store, log_file, (UI_USER, UI_PASSWORD), time.monotonic() - t0)
+        yield RunningUi(url, store, workdir / "ui.log", (UI_USER, UI_PASSWORD), time.monotonic() - t0)
     finally:
         stop_ui(proc)
 
