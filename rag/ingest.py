@@ -156,7 +156,7 @@ class Ingestor:
         )
 
     def _flush(self, pending: _Pending, counts: dict[str, int]) -> None:
-        """Embed the window's new chunks in one batch, then write article by article (new first, stale last)."""
+        """Embed the window's new chunks in one batch and write them in one go; stale chunks are removed last."""
         todo: list[tuple[Article, Chunk]] = [
             (article, c)
             for article, chunks, record in pending.items
@@ -164,16 +164,16 @@ class Ingestor:
             if record is None or c.chunk_id not in record.chunk_ids
         ]
         vectors = self._embedder().embed_documents([embed_text(a, c) for a, c in todo]) if todo else []
-        by_id = {c.chunk_id: v for (_, c), v in zip(todo, vectors, strict=True)}
-        for article, chunks, record in pending.items:
-            fresh = [c for c in chunks if c.chunk_id in by_id]
-            self._store.upsert(
-                [c.chunk_id for c in fresh],
-                [by_id[c.chunk_id] for c in fresh],
-                [c.text for c in fresh],
-                [chunk_metadata(article, c) for c in fresh],
-            )
+        # One write for the whole window (each Chroma write is a transaction), then the stale chunks of
+        # updated articles: a crash in between leaves old and new side by side, never an article missing.
+        self._store.upsert(
+            [c.chunk_id for _, c in todo],
+            vectors,
+            [c.text for _, c in todo],
+            [chunk_metadata(a, c) for a, c in todo],
+        )
+        for _, chunks, record in pending.items:
             if record is not None:
                 self._store.delete(sorted(record.chunk_ids - {c.chunk_id for c in chunks}))
             counts["updated" if record is not None else "added"] += 1
-            counts["chunks"] += len(fresh)
+        counts["chunks"] += len(todo)

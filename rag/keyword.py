@@ -44,10 +44,16 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# The combining-mark blocks (accents and diacritics) that NFKD splits off letters.
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def normalize(text: str) -> str:
     """Casefold and strip accents, so "Sybiha" and "Sybihá" meet."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", folded)).replace("’", "'")
 
 
 def tokenize(text: str) -> list[str]:

@@ -33,7 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Chroma caps a single add at its max batch size; stay well below it.
 WRITE_BATCH = 1000
 READ_PAGE = 5000
-HNSW_CONFIG = {"space": "cosine", "ef_construction": 200, "ef_search": 128, "max_neighbors": 32}
+HNSW_CONFIG = {"space": "cosine", "ef_construction": 100, "ef_search": 128, "max_neighbors": 16}
 
 
 def build_chroma_client(settings: Settings) -> ClientAPI:
@@ -217,6 +217,18 @@ class VectorStore:
             docs = page.get("documents") or [""] * len(ids)
             for cid, doc, meta in zip(ids, docs, page["metadatas"] or [], strict=True):
                 yield StoredChunk(cid, doc or "", dict(meta or {}))
+            offset += len(ids)
+
+    @_store_errors
+    def iter_vectors(self) -> Iterator[tuple[list[str], list[Sequence[float]]]]:
+        """Every stored vector, as pages of (ids, embeddings); for exact-search checks of the ANN index."""
+        offset = 0
+        while True:
+            page = self._collection.get(include=["embeddings"], limit=READ_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            yield list(ids), list(cast(Any, page["embeddings"]))
             offset += len(ids)
 
     def articles(self) -> dict[str, StoredArticle]:
