@@ -153,6 +153,37 @@ def markdown_report(data: Mapping[str, Any]) -> str:
             for r in runs
         ],
     )
+    ann = [r for r in runs if r.get("ann")]
+    if ann:
+        out += [
+            "## Vector index (Chroma HNSW vs exact cosine search over every stored vector)",
+            "",
+            "Recall@10: the share of the true 10 nearest chunks the index returned (1.0 = exact).",
+            "",
+        ]
+        out += _table(
+            [
+                "embedder",
+                "corpus",
+                "chunks in store",
+                "questions",
+                "recall@10",
+                "vector query p50 ms",
+                "p95 ms",
+            ],
+            [
+                [
+                    r["embedder"],
+                    _size_label(r["size"]),
+                    _get(r, "ingest", "chunks"),
+                    r["ann"]["n"],
+                    r["ann"]["recall"],
+                    _get(r, "ann", "vector_query_ms", "p50"),
+                    _get(r, "ann", "vector_query_ms", "p95"),
+                ]
+                for r in ann
+            ],
+        )
     quality = [r for r in runs if r.get("quality")]
     if quality:
         out += ["## Retrieval quality on the gold questions (hit@5 of gold articles, higher is better)", ""]

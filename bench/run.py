@@ -45,7 +45,7 @@ class BenchConfig:
     """What to run. `sizes` are synthetic chunks added to the seed articles (0 = the seed articles alone)."""
 
     sizes: tuple[int, ...] = (0, 1000)
-    embedders: tuple[str, ...] = ("minilm-onnx-int8", "minilm")
+    embedders: tuple[str, ...] = ("minilm-int8", "minilm")
     models: tuple[str, ...] = ("none",)
     out_dir: Path = Path("bench/out")
     questions: int = 30
@@ -233,7 +233,7 @@ def ingest_langchain(
     """The plain recipe a user would write: RecursiveCharacterTextSplitter, embedder, Chroma.from_documents.
 
     `embedder` "minilm" uses HuggingFaceEmbeddings with its default options (what the recipe would use);
-    "minilm-onnx-int8" gives the recipe our ONNX embedder, so that row compares the machinery around it.
+    any other gives the recipe our embedder, so that row compares the machinery around it.
     Articles are read with our loader (reading is not what is being compared).
     """
     import chromadb
@@ -309,6 +309,44 @@ def query_latency(pipeline: Pipeline, questions: Sequence[str]) -> dict[str, Any
         "evidence_ms": summarize(evidence_ms),
         "stream_stages_ms": {stage: summarize(ms) for stage, ms in stages.items()},
         "articles_scan_ms": summarize(scan_ms),
+    }
+
+
+def ann_recall(settings: Settings, questions: Sequence[str], k: int = 10) -> dict[str, Any]:
+    """Recall@k of Chroma's HNSW search against exact cosine search over every stored vector.
+
+    1.0 means the approximate index returned exactly the true k nearest chunks for every question; this is
+    what the HNSW settings in rag/store.py trade against insert time.
+    """
+    import numpy as np
+
+    from rag.embeddings import build_embedder, query_model_name, vector_space
+    from rag.store import VectorStore, build_chroma_client
+
+    store = VectorStore(
+        build_chroma_client(settings), settings.collection, vector_space(settings.embedding_model)
+    )
+    ids: list[str] = []
+    pages = []
+    for page_ids, vectors in store.iter_vectors():
+        ids += page_ids
+        pages.append(np.asarray(vectors, dtype=np.float32))
+    matrix = np.concatenate(pages)
+    matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+    embedder = build_embedder(settings, query_model_name(settings))
+    hits, ms = [], []
+    for question in questions:
+        q = np.asarray(embedder.embed_query(question), dtype=np.float32)
+        exact = {ids[i] for i in np.argsort(-(matrix @ q))[:k]}
+        t0 = time.perf_counter()
+        found = {chunk.chunk_id for chunk, _ in store.query(q.tolist(), k)}
+        ms.append((time.perf_counter() - t0) * 1000)
+        hits.append(len(exact & found) / k)
+    return {
+        "k": k,
+        "n": len(hits),
+        "recall": round(sum(hits) / len(hits), 4),
+        "vector_query_ms": summarize(ms),
     }
 
 
@@ -481,6 +519,8 @@ def run_bench(config: BenchConfig, settings: Settings, log: Log = lambda _: None
             corpora[size] = build_corpus(size, config.seed, base, work / f"corpus-{size}")
             texts: list[str] | None = None
             for embedder in config.embedders:
+                if embedder != config.embedders[0] and size > config.compare_max:
+                    continue  # comparison embedders stop where the comparisons stop
                 s = base.replace(store_dir=work / f"store-{embedder}-{size}", embedding_model=embedder)
                 pipeline = open_pipeline(s)
                 row: dict[str, Any] = {"embedder": embedder, "size": size}
@@ -490,6 +530,8 @@ def run_bench(config: BenchConfig, settings: Settings, log: Log = lambda _: None
                 log(f"[{embedder} @ {size}] query latency over {len(questions)} questions")
                 row["query"] = query_latency(pipeline, questions)
                 row["rss_mb_after_query"] = current_rss_mb()
+                row["ann"] = ann_recall(s, questions)
+                log(f"  HNSW recall@10 vs exact {row['ann']['recall']}")
                 if config.gold.is_file():
                     row["quality"] = retrieval_quality(pipeline, config.gold)
                     log(f"  quality {row['quality']}")
