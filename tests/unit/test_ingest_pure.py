@@ -79,3 +79,74 @@ def test_prune_from_another_directory_keeps_articles_whose_files_exist(
     records = as_stored(first + second)
     assert (tmp_path / "a" / "corpus" / "first.txt").exists()
     assert stale_articles(records, seen={a.doc_id for a in second}, read_files={a.path for a in second}) == []
+
+
+class RecordingStore:
+    """Just enough of VectorStore for Ingestor, recording each write in order."""
+
+    def __init__(self, records: dict[str, StoredArticle] | None = None) -> None:
+        self.records = records or {}
+        self.writes: list[tuple[str, list[str]]] = []
+
+    def articles(self) -> dict[str, StoredArticle]:
+        return self.records
+
+    def bump_generation(self) -> str:
+        self.writes.append(("generation", []))
+        return "g"
+
+    def upsert(self, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+        assert len(ids) == len(embeddings) == len(documents) == len(metadatas)
+        self.writes.append(("upsert", list(ids)))
+
+    def delete(self, ids) -> None:  # type: ignore[no-untyped-def]
+        self.writes.append(("delete", list(ids)))
+
+
+class CountingEmbedder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        return [[float(len(t)), 1.0] for t in texts]
+
+
+def _ingestor(store: RecordingStore, embedder: CountingEmbedder):  # type: ignore[no-untyped-def]
+    from rag.chunking import get_encoding
+    from rag.ingest import Ingestor
+
+    return Ingestor(store, lambda: embedder, get_encoding("cl100k_base"), 40, 5, 1_000_000)  # type: ignore[arg-type]
+
+
+def _write(folder: Path, name: str, sentences: int, fact: str = "a different fact") -> None:
+    body = " ".join(f"Sentence number {i} of {name} reports {fact}." for i in range(sentences))
+    (folder / f"{name}.txt").write_text(f"{name} headline\n\n{body}\n", encoding="utf-8")
+
+
+def test_a_window_of_new_articles_is_embedded_once_and_written_in_one_upsert(tmp_path: Path) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        _write(tmp_path, name, 12)
+    store, embedder = RecordingStore(), CountingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    upserts = [ids for kind, ids in store.writes if kind == "upsert"]
+    assert report.added == 3 and embedder.calls == 1
+    assert len(upserts) == 1 and len(upserts[0]) == report.chunks > 3
+    assert [kind for kind, _ in store.writes] == ["generation", "upsert", "generation"]
+
+
+def test_an_updated_article_gets_its_new_chunks_before_its_stale_ones_go(tmp_path: Path) -> None:
+    _write(tmp_path, "alpha", 12)
+    first = RecordingStore()
+    _ingestor(first, CountingEmbedder()).run([tmp_path])
+    old_ids = frozenset(first.writes[1][1])
+    _write(tmp_path, "alpha", 12, fact="a corrected fact")  # every chunk's text changes
+    doc_id = "alpha"
+    store = RecordingStore({doc_id: StoredArticle(doc_id, "old", str(tmp_path / "alpha.txt"), old_ids)})
+    report = _ingestor(store, CountingEmbedder()).run([tmp_path])
+    kinds = [kind for kind, _ in store.writes]
+    assert report.updated == 1 and report.added == 0
+    assert kinds == ["generation", "upsert", "delete", "generation"]
+    written, deleted = store.writes[1][1], store.writes[2][1]
+    assert written and not set(written) & old_ids
+    assert deleted and set(deleted) <= old_ids
