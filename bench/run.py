@@ -419,29 +419,23 @@ def _timed_run(cmd: Sequence[str], timeout: float = 300) -> tuple[float, int, st
 
 
 def cold_start(store_dirs: dict[str, Path], collection: str, log: Log) -> dict[str, Any]:
-    """Wall time of fresh processes: `rag --help`, `rag ask` (llm none) per embedder, `rag ui` serving."""
+    """Wall time of fresh processes: `rag --help`, `rag ask` (llm none) per embedder, `rag ui` serving.
+
+    `rag ask` runs twice: `ask_first_s` may include reading libraries from disk, `ask_s` is a fresh process
+    with the OS file cache warm (what a user sees from the second question on the command line).
+    """
     rag = _rag_command()
     helps = [_timed_run([*rag, "--help"])[0] for _ in range(3)]  # median of three
     out: dict[str, Any] = {"help_s": round(sorted(helps)[1], 3)}
     for embedder, store_dir in store_dirs.items():
-        seconds, code, err = _timed_run(
-            [
-                *rag,
-                "ask",
-                COLD_QUESTION,
-                "--llm",
-                "none",
-                "--store-dir",
-                str(store_dir),
-                "--embedding-model",
-                embedder,
-                "--collection",
-                collection,
-                "--json",
-            ]
-        )
-        out[f"ask_s[{embedder}]"] = round(seconds, 2) if code == 0 else f"failed (exit {code}: {err})"
-        log(f"cold start: rag ask ({embedder}) {seconds:.1f} s")
+        ask = [*rag, "ask", COLD_QUESTION, "--llm", "none", "--store-dir", str(store_dir)]
+        ask += ["--embedding-model", embedder, "--collection", collection, "--json"]
+        # The first process may read its libraries from disk; the second finds them in the OS file cache.
+        for label in ("first", "again"):
+            seconds, code, err = _timed_run(ask)
+            key = f"ask_s[{embedder}]" if label == "again" else f"ask_first_s[{embedder}]"
+            out[key] = round(seconds, 2) if code == 0 else f"failed (exit {code}: {err})"
+            log(f"cold start: rag ask ({embedder}, {label}) {seconds:.1f} s")
     embedder, store_dir = next(iter(store_dirs.items()))
     out["ui_embedder"] = embedder
     out["ui_ready_s"] = _ui_ready(rag, store_dir, embedder, collection)
