@@ -150,3 +150,28 @@ def test_an_updated_article_gets_its_new_chunks_before_its_stale_ones_go(tmp_pat
     written, deleted = store.writes[1][1], store.writes[2][1]
     assert written and not set(written) & old_ids
     assert deleted and set(deleted) <= old_ids
+
+
+def test_windows_are_written_in_order_and_a_failed_write_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)  # several windows from a few articles
+    for n in range(6):
+        _write(tmp_path, f"article{n}", 12)
+    store, embedder = RecordingStore(), CountingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    upserts = [ids for kind, ids in store.writes if kind == "upsert"]
+    assert len(upserts) == embedder.calls > 1
+    assert sum(len(ids) for ids in upserts) == report.chunks
+
+    class FailingStore(RecordingStore):
+        def upsert(self, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+    failing = FailingStore()
+    with pytest.raises(RuntimeError, match="disk full"):
+        _ingestor(failing, CountingEmbedder()).run([tmp_path])
+    # the generation still changes after the failed run, so no keyword index built before it looks current
+    assert [kind for kind, _ in failing.writes] == ["generation", "generation"]
