@@ -56,6 +56,11 @@ def langchain_hf_rate(
     return None
 
 
+def _run_cells(row: Mapping[str, Any]) -> list[Any]:
+    """The cells that open every per-run table: embedder, corpus, chunks in the store."""
+    return [row["embedder"], _size_label(row["size"]), _get(row, "ingest", "chunks")]
+
+
 def _stages(row: Mapping[str, Any]) -> str | None:
     """p50 of the stream's own "retrieve" and "evidence" stage timings, as "r / e"."""
     retrieve = _get(row, "query", "stream_stages_ms", "retrieve", "p50")
@@ -138,9 +143,7 @@ def markdown_report(data: Mapping[str, Any]) -> str:
         ],
         [
             [
-                r["embedder"],
-                _size_label(r["size"]),
-                _get(r, "ingest", "chunks"),
+                *_run_cells(r),
                 _get(r, "query", "retrieve_ms", "p50"),
                 _get(r, "query", "retrieve_ms", "p95"),
                 _get(r, "query", "evidence_ms", "p50"),
@@ -173,9 +176,7 @@ def markdown_report(data: Mapping[str, Any]) -> str:
             ],
             [
                 [
-                    r["embedder"],
-                    _size_label(r["size"]),
-                    _get(r, "ingest", "chunks"),
+                    *_run_cells(r),
                     r["ann"]["n"],
                     r["ann"]["recall"],
                     _get(r, "ann", "vector_query_ms", "p50"),
