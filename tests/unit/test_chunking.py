@@ -349,3 +349,51 @@ def test_header_leaves_out_a_source_that_is_only_the_file_name() -> None:
     assert embed_header(a) == "Talks — 2025-04-17"
     named = Article("d", "Talks", "The Outlet", None, None, "Body.", path="/data/articles/d.txt")
     assert embed_header(named) == "Talks — The Outlet"
+
+
+def _reference_groups(text: str, enc, limit: int, overlap: int) -> list[str]:
+    """The packing rule spelled out one encoding per step (sentences only; none longer than `limit`)."""
+    units = sentence_spans(text)
+
+    def count(a: int, b: int) -> int:
+        return len(enc.encode(text[a:b]))
+
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        first = i
+        if groups:
+            prev_first, prev_last = groups[-1]
+            j = prev_last
+            while j > prev_first and count(units[j][0], units[prev_last][1]) <= overlap:
+                j -= 1
+            first = j + 1
+            while first < i and count(units[first][0], units[i][1]) > limit:
+                first += 1
+        last = i
+        while last + 1 < len(units) and count(units[first][0], units[last + 1][1]) <= limit:
+            last += 1
+        groups.append((first, last))
+        i = last + 1
+    return [text[units[f][0] : units[la][1]] for f, la in groups]
+
+
+@pytest.mark.parametrize(("limit", "overlap"), [(40, 0), (60, 15), (120, 30), (180, 40)])
+def test_packing_matches_the_step_by_step_rule(enc, limit: int, overlap: int) -> None:
+    # sentences of very different lengths, some joined by line breaks, quotes and numbers at the seams
+    sentences = [
+        "Talks resumed on Thursday.",
+        "“We are not there yet,” the envoy told reporters after a session that ran late into the night, "
+        "adding that both delegations had agreed to meet again within ten days.",
+        "No.",
+        "The 2025 agreement covers 1,200 km of border.",
+        "Officials from France, Germany, the U.K. and the U.S. attended.",
+        "Markets barely moved.",
+        "Analysts said the outcome depended on whether the ceasefire held through the weekend and on what "
+        "the two sides were prepared to give up.",
+    ]
+    text = " ".join(sentences * 3) + "\n\n" + "\n".join(sentences[::-1])
+    assert max(len(enc.encode(s)) for s in sentences) <= limit
+    chunks = chunk_article(article(text), enc, limit, overlap)
+    assert [c.text for c in chunks] == _reference_groups(text, enc, limit, overlap)
+    assert all(c.n_tokens == len(enc.encode(c.text)) <= limit for c in chunks)
