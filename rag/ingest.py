@@ -6,12 +6,17 @@ Chunk ids derive from content, and the store records each article's chunk ids, s
     the article is fully present (old or new), and a re-run after a crash finishes the job;
   - the store's generation is changed before the first write and after the last, so a keyword index built
     before an interrupted run is never mistaken for current.
+
+Chunks go through in windows of EMBED_WINDOW: one embedding call and one store write per window, and the
+write of one window runs on a background thread while the next window is embedded (the Chroma write is
+~8% of the work; over six paired 2,000-chunk runs this made ingest ~4% faster than taking turns).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +40,30 @@ class _Pending:
 
     items: list[tuple[Article, list[Chunk], StoredArticle | None]] = field(default_factory=list)
     chunks: int = 0
+
+
+class _WriteBehind:
+    """One background thread that writes window N to the store while the main thread embeds window N+1.
+
+    Writes run one at a time and in order. `wait` returns when the last submitted write is done and raises
+    its error; `shutdown` waits without raising (for a run that is already failing).
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-ingest-write")
+        self._last: Future[None] | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self.wait()
+        self._last = self._pool.submit(write)
+
+    def wait(self) -> None:
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def load_articles(paths: Sequence[Path], max_bytes: int) -> tuple[list[Article], list[Skipped]]:
@@ -103,6 +132,7 @@ class Ingestor:
         counts = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "chunks": 0}
         pending = _Pending()
         dirty = False
+        writer = _WriteBehind()
 
         def mark_dirty() -> None:
             nonlocal dirty
@@ -125,13 +155,14 @@ class Ingestor:
                     )
                     if pending.chunks >= EMBED_WINDOW:
                         mark_dirty()
-                        self._flush(pending, counts)
+                        self._flush(pending, counts, writer)
                         pending = _Pending()
                 if progress:
                     progress(i, len(articles), article.doc_id)
             if pending.items:
                 mark_dirty()
-                self._flush(pending, counts)
+                self._flush(pending, counts, writer)
+            writer.wait()
             if prune:
                 seen = {a.doc_id for a in articles}
                 read_files = {a.path for a in articles if a.path}
@@ -142,6 +173,7 @@ class Ingestor:
                         self._store.delete(sorted(stored[doc_id].chunk_ids))
                     counts["removed"] = len(gone)
         finally:
+            writer.shutdown()  # a write still running finishes before the generation changes
             if dirty:
                 self._store.bump_generation()
                 self._on_changed()
@@ -155,8 +187,13 @@ class Ingestor:
             seconds=time.perf_counter() - t0,
         )
 
-    def _flush(self, pending: _Pending, counts: dict[str, int]) -> None:
-        """Embed the window's new chunks in one batch and write them in one go; stale chunks are removed last."""
+    def _flush(self, pending: _Pending, counts: dict[str, int], writer: _WriteBehind) -> None:
+        """Embed the window's new chunks in one batch, then hand its write to `writer`.
+
+        The write is one upsert for the whole window (each Chroma write is a transaction), then the stale
+        chunks of updated articles: a crash in between leaves old and new side by side, never an article
+        missing.
+        """
         todo: list[tuple[Article, Chunk]] = [
             (article, c)
             for article, chunks, record in pending.items
@@ -164,16 +201,18 @@ class Ingestor:
             if record is None or c.chunk_id not in record.chunk_ids
         ]
         vectors = self._embedder().embed_documents([embed_text(a, c) for a, c in todo]) if todo else []
-        # One write for the whole window (each Chroma write is a transaction), then the stale chunks of
-        # updated articles: a crash in between leaves old and new side by side, never an article missing.
-        self._store.upsert(
-            [c.chunk_id for _, c in todo],
-            vectors,
-            [c.text for _, c in todo],
-            [chunk_metadata(a, c) for a, c in todo],
-        )
-        for _, chunks, record in pending.items:
-            if record is not None:
-                self._store.delete(sorted(record.chunk_ids - {c.chunk_id for c in chunks}))
-            counts["updated" if record is not None else "added"] += 1
-        counts["chunks"] += len(todo)
+
+        def write() -> None:
+            self._store.upsert(
+                [c.chunk_id for _, c in todo],
+                vectors,
+                [c.text for _, c in todo],
+                [chunk_metadata(a, c) for a, c in todo],
+            )
+            for _, chunks, record in pending.items:
+                if record is not None:
+                    self._store.delete(sorted(record.chunk_ids - {c.chunk_id for c in chunks}))
+                counts["updated" if record is not None else "added"] += 1
+            counts["chunks"] += len(todo)
+
+        writer.submit(write)

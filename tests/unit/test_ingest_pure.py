@@ -175,3 +175,38 @@ def test_windows_are_written_in_order_and_a_failed_write_stops_the_run(
         _ingestor(failing, CountingEmbedder()).run([tmp_path])
     # the generation still changes after the failed run, so no keyword index built before it looks current
     assert [kind for kind, _ in failing.writes] == ["generation", "generation"]
+
+
+def test_a_window_is_written_while_the_next_one_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)
+    for n in range(4):
+        _write(tmp_path, f"article{n}", 12)
+    second_embed_started = threading.Event()
+
+    class SlowStore(RecordingStore):
+        def upsert(self, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+            if not any(kind == "upsert" for kind, _ in self.writes):
+                # the first write only finishes once the next window's embedding has begun: this cannot
+                # happen if writing and embedding take turns
+                assert second_embed_started.wait(timeout=10), "the next window was not embedded meanwhile"
+            super().upsert(ids, embeddings, documents, metadatas)
+
+    class SignallingEmbedder(CountingEmbedder):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if self.calls == 1:
+                second_embed_started.set()
+            return super().embed_documents(texts)
+
+    store, embedder = SlowStore(), SignallingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    kinds = [kind for kind, _ in store.writes]
+    # every write (the slow first one included) lands between the two generation changes
+    assert kinds[0] == kinds[-1] == "generation" and "generation" not in kinds[1:-1]
+    assert sum(len(ids) for kind, ids in store.writes if kind == "upsert") == report.chunks
+    assert embedder.calls == kinds.count("upsert") > 1
