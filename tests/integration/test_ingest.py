@@ -71,6 +71,29 @@ def test_ingest_is_idempotent_incremental_and_prunes(tmp_path: Path, corpus: Pat
     assert len(pipeline.articles()) == 4
 
 
+def test_article_list_is_read_once_per_store_generation(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = _pipeline(tmp_path / "store")
+    pipeline.ingest([corpus])
+    store = pipeline._clients.store()
+    scans: list[int] = []
+    real = store.article_infos
+    monkeypatch.setattr(store, "article_infos", lambda: scans.append(1) or real())
+
+    first = pipeline.articles()
+    assert pipeline.articles() == first and pipeline.with_options(top_k=3).articles() == first
+    assert len(scans) == 1  # unchanged store: no second scan of every chunk's metadata
+
+    (corpus / "extra.txt").write_text(
+        "Extra report\n\nDelegates met again in Geneva on Friday. They agreed to talk next week.\n",
+        encoding="utf-8",
+    )
+    pipeline.ingest([corpus])
+    assert "extra" in {a.doc_id for a in pipeline.articles()}
+    assert len(scans) == 2
+
+
 def test_bad_files_are_reported_and_good_ones_ingested(tmp_path: Path, corpus: Path) -> None:
     (corpus / "empty.txt").write_text("", encoding="utf-8")
     (corpus / "binary.txt").write_bytes(bytes(range(256)) * 8)
