@@ -99,6 +99,25 @@ def test_empty_store_tells_the_user_to_ingest(tmp_path: Path) -> None:
         pipeline.ask("Who attended the Paris talks?")
 
 
+def test_a_store_emptied_by_prune_is_noticed_by_the_same_pipeline(tmp_path: Path) -> None:
+    # the pipeline remembers that the store had chunks only until the store is written again
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text(
+        "Paris talks\n\nEnvoys from five countries met in Paris on Thursday to discuss a ceasefire.\n",
+        encoding="utf-8",
+    )
+    pipeline = open_pipeline(
+        load_settings(overrides={"store_dir": str(tmp_path / "store"), "llm": "none"}, env={})
+    )
+    pipeline.ingest([corpus])
+    assert pipeline.retrieve("Where did the envoys meet?")
+    (corpus / "one.txt").unlink()
+    assert pipeline.ingest([corpus], prune=True).removed == 1
+    with pytest.raises(EmptyStoreError, match="rag ingest"):
+        pipeline.retrieve("Where did the envoys meet?")
+
+
 def _hosted(pipeline, server: FakeOpenAIServer, **extra):  # type: ignore[no-untyped-def]
     return pipeline.with_options(
         llm="openai",
