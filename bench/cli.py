@@ -79,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=3,
         metavar="N",
-        help="where compared, ingest through the pipeline and the bare embedder N times each, alternating, "
-        "and report the fastest of each (default 3; a busy machine only ever adds time)",
+        help="for the first embedder, where compared, ingest through the pipeline and the bare embedder N "
+        "times each, alternating, and report the fastest of each (default 3; a busy machine only adds time)",
     )
     g.add_argument("--seed", type=int, default=7, help="synthetic corpus seed (default 7)")
     g.add_argument(
