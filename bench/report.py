@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -235,12 +236,14 @@ def _repeat_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in runs:
         ours, bare = _get(r, "ingest", "all_seconds"), _get(r, "bare", "all_seconds")
         if ours and bare and len(ours) > 1:
+            paired = sorted(b / o for o, b in zip(ours, bare, strict=False) if o)
             lines.append(
                 f"- {r['embedder']} @ {_size_label(r['size'])}: pipeline "
                 + ", ".join(f"{x:.1f}" for x in ours)
                 + " s; bare embedder "
                 + ", ".join(f"{x:.1f}" for x in bare)
-                + " s"
+                + f" s; ours / bare run by run {', '.join(f'{x:.2f}' for x in paired)} "
+                f"(median {statistics.median(paired):.2f})"
             )
     return ["Runs behind the fastest figures:", ""] + lines + [""] if lines else []
 

@@ -168,6 +168,9 @@ def test_markdown_report_lists_the_repeated_runs() -> None:
     data["runs"][0]["ingest"]["all_seconds"] = [21.04, 19.5]
     data["runs"][0]["bare"]["all_seconds"] = [18.0, 18.66]
     text = markdown_report(data)
-    assert "- minilm @ seed + 1,000: pipeline 21.0, 19.5 s; bare embedder 18.0, 18.7 s" in text
+    assert (
+        "- minilm @ seed + 1,000: pipeline 21.0, 19.5 s; bare embedder 18.0, 18.7 s; "
+        "ours / bare run by run 0.86, 0.96 (median 0.91)"
+    ) in text
     single = markdown_report(_result(ours=9.5, bare=10.0, lc_hf=5.0, p95=50.0, help_s=0.3))
     assert "Runs behind the fastest figures" not in single
