@@ -271,9 +271,13 @@ def _chunk_seconds(tmp_path: Path, n_chars: int) -> float:
         "title: One line\n\n" + ("harbour council vote river market " * 60_000)[:n_chars], encoding="utf-8"
     )
     articles, _ = load_file(path, 20_000_000)
-    t0 = time.monotonic()
-    chunk_article(articles[0], get_encoding("cl100k_base"), 180, 30)
-    return time.monotonic() - t0
+    encoding = get_encoding("cl100k_base")
+    best = float("inf")
+    for _ in range(3):  # the fastest of three: other jobs on a shared machine only ever add time
+        t0 = time.perf_counter()
+        chunk_article(articles[0], encoding, 180, 30)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 @pytest.mark.slow
@@ -283,7 +287,8 @@ def test_chunking_an_unpunctuated_line_scales_linearly(tmp_path: Path, figures) 
     figures.record(
         chunk_s_quarter_mb=round(small, 2), chunk_s_one_mb=round(large, 2), ratio=round(large / small, 1)
     )
-    assert large / small < 6, f"4x the text took {large / small:.1f}x the time (linear would be ~4x)"
+    # linear is ~4x and quadratic ~16x; 8x sits between them on a log scale, clear of timing noise
+    assert large / small < 8, f"4x the text took {large / small:.1f}x the time (linear ~4x, quadratic ~16x)"
 
 
 INJECTED_FOR_MODEL = (
