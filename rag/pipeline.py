@@ -100,11 +100,15 @@ class _Clients:
         """The store's articles, read once per store generation (the read scans every chunk's metadata:
         ~10 s at 100k chunks, and the relative-date anchor and the UI's Articles tab both need it)."""
         store = self.store()
+        generation = store.generation()  # read before the scan: a write meanwhile forces a rescan
         with self._lock:
-            generation = store.generation()  # read before the scan: a write meanwhile forces a rescan
-            if self._articles is None or self._articles[0] != generation:
-                self._articles = (generation, store.article_infos())
-            return self._articles[1]
+            cached = self._articles
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        infos = store.article_infos()  # outside the lock: a long scan must not stall other sessions
+        with self._lock:
+            self._articles = (generation, infos)
+        return infos
 
     def is_empty(self) -> bool:
         """Whether the store holds no chunks. Counting costs ~8 ms at 100k chunks, so a count that found
