@@ -2,6 +2,10 @@
 
 `load_path` never raises for a bad file: every file or record it cannot use comes back as a `Skipped`
 with the reason, and the good ones still load. Supported: .txt, .md, .html/.htm, .json, .jsonl.
+
+Loading has two steps: `find_drafts` reads the files and splits JSON into records (cheap, and it tells how
+many articles there are), and `Draft.finish` parses and cleans one article (the costly part), so ingest
+can clean articles one window at a time while earlier ones are being embedded.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,22 @@ class _Meta:
 # ------------------------------------------------------------------------------------------- loading
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One article found in a file, not yet parsed and cleaned; `finish` does that."""
+
+    path: str  # the file it came from
+    where: str  # "" for a whole file, else the record ("line 3", "record 2")
+    build: Callable[[], Article]
+
+    def finish(self) -> Article | Skipped:
+        """The clean Article, or why this file or record cannot be used."""
+        try:
+            return self.build()
+        except _Skip as e:
+            return Skipped(self.path, f"{self.where}: {e}" if self.where else str(e))
+
+
 def load_path(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], list[Skipped]]:
     """Load one article file, or every supported file under a directory (recursively, sorted).
 
@@ -61,30 +81,61 @@ def load_path(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], l
     A doc_id seen twice keeps the first article and skips the later one.
     """
     path = Path(path)
-    articles: list[Article] = []
-    skipped: list[Skipped] = []
     if not path.exists():
         return [], [Skipped(str(path), "does not exist")]
-    files = list(_walk(path)) if path.is_dir() else [path]
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for file in files:
-        if path.is_dir() and file.suffix.lower() in IGNORED_SUFFIXES:
-            continue
-        got, bad = load_file(file, max_bytes)
+    for file in _files(path):  # file by file, so the report lists problems in file order
+        drafts, bad = _file_drafts(file, max_bytes)
         skipped.extend(bad)
-        for article in got:
-            if article.doc_id in seen:
-                skipped.append(
-                    Skipped(
-                        str(file),
-                        f"duplicate id {article.doc_id!r} (already loaded from {seen[article.doc_id]}); "
-                        "give each article a unique id or file name",
-                    )
-                )
-                continue
-            seen[article.doc_id] = str(file)
-            articles.append(article)
+        for got in finish_each(drafts, seen):
+            (skipped if isinstance(got, Skipped) else articles).append(got)  # type: ignore[arg-type]
     return articles, skipped
+
+
+def finish_each(drafts: Iterable[Draft], seen: dict[str, str]) -> Iterator[Article | Skipped]:
+    """Each draft finished, in order; an article whose doc_id is already in `seen` comes out as Skipped."""
+    for draft in drafts:
+        got = draft.finish()
+        yield keep_first(got, seen) if isinstance(got, Article) else got
+
+
+def keep_first(article: Article, seen: dict[str, str]) -> Article | Skipped:
+    """`article`, or a Skipped when its doc_id is already in `seen` (doc_id -> file); records it in `seen`."""
+    where = article.path or article.doc_id
+    if article.doc_id in seen:
+        return Skipped(
+            where,
+            f"duplicate id {article.doc_id!r} (already loaded from {seen[article.doc_id]}); "
+            "give each article a unique id or file name",
+        )
+    seen[article.doc_id] = where
+    return article
+
+
+def find_drafts(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Draft], list[Skipped]]:
+    """The articles in one file or under a directory, read but not yet parsed; see `load_path`."""
+    path = Path(path)
+    if not path.exists():
+        return [], [Skipped(str(path), "does not exist")]
+    drafts: list[Draft] = []
+    skipped: list[Skipped] = []
+    for file in _files(path):
+        found, bad = _file_drafts(file, max_bytes)
+        drafts.extend(found)
+        skipped.extend(bad)
+    return drafts, skipped
+
+
+def _files(path: Path) -> Iterator[Path]:
+    """`path` itself, or the files under it that could be articles, in sorted order."""
+    if not path.is_dir():
+        yield path
+        return
+    for file in _walk(path):
+        if file.suffix.lower() not in IGNORED_SUFFIXES:
+            yield file
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -97,6 +148,10 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def load_file(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], list[Skipped]]:
     """Load one file of any supported type; see `load_path`."""
+    return load_path(path, max_bytes)
+
+
+def _file_drafts(path: Path, max_bytes: int) -> tuple[list[Draft], list[Skipped]]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -106,12 +161,13 @@ def load_file(path: Path, max_bytes: int = 20_000_000) -> tuple[list[Article], l
     try:
         raw = read_text(path, max_bytes)
         if suffix in JSON_SUFFIXES:
-            return _load_records(path, raw)
-        if suffix in HTML_SUFFIXES:
-            return [parse_html(path.stem, raw, path=str(path))], []
-        return [parse_plain(path.stem, raw, path=str(path), markdown=suffix != ".txt")], []
+            return _record_drafts(path, raw)
     except _Skip as e:
         return [], [Skipped(str(path), str(e))]
+    parse = (
+        parse_html if suffix in HTML_SUFFIXES else functools.partial(parse_plain, markdown=suffix != ".txt")
+    )
+    return [Draft(str(path), "", functools.partial(parse, path.stem, raw, path=str(path)))], []
 
 
 def read_text(path: Path, max_bytes: int) -> str:
@@ -234,8 +290,8 @@ def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
     return _finish(doc_id, body, raw, path, meta)
 
 
-def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
-    """Articles from a .json file (one object or a list of objects) or a .jsonl file (one per line)."""
+def _record_drafts(path: Path, raw: str) -> tuple[list[Draft], list[Skipped]]:
+    """Records of a .json file (one object or a list of objects) or a .jsonl file (one per line)."""
     records: list[tuple[str, int, Any]] = []  # (where, number, value); number is the line or position
     skipped: list[Skipped] = []
     if path.suffix.lower() == ".jsonl":
@@ -253,13 +309,11 @@ def _load_records(path: Path, raw: str) -> tuple[list[Article], list[Skipped]]:
             raise _Skip(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
         items = data if isinstance(data, list) else [data]
         records = [(f"record {n}", n, item) for n, item in enumerate(items, start=1)]
-    articles: list[Article] = []
-    for where, n, record in records:
-        try:
-            articles.append(parse_record(record, default_id=f"{path.stem}-{n}", path=str(path)))
-        except _Skip as e:
-            skipped.append(Skipped(str(path), f"{where}: {e}"))
-    return articles, skipped
+    drafts = [
+        Draft(str(path), where, functools.partial(parse_record, record, f"{path.stem}-{n}", str(path)))
+        for where, n, record in records
+    ]
+    return drafts, skipped
 
 
 def parse_record(record: Any, default_id: str, path: str | None = None) -> Article:

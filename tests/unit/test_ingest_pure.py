@@ -210,3 +210,65 @@ def test_a_window_is_written_while_the_next_one_is_embedded(
     assert kinds[0] == kinds[-1] == "generation" and "generation" not in kinds[1:-1]
     assert sum(len(ids) for kind, ids in store.writes if kind == "upsert") == report.chunks
     assert embedder.calls == kinds.count("upsert") > 1
+
+
+def test_the_next_window_is_cleaned_and_chunked_while_this_one_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)  # one article fills a window
+    for n in range(3):
+        _write(tmp_path, f"article{n}", 12)
+    chunked: dict[str, threading.Event] = {f"article{n}": threading.Event() for n in range(3)}
+    real_chunk = rag.ingest.chunk_article
+
+    def recording_chunk(article, *args):  # type: ignore[no-untyped-def]
+        chunked[article.doc_id].set()
+        return real_chunk(article, *args)
+
+    monkeypatch.setattr(rag.ingest, "chunk_article", recording_chunk)
+
+    class WaitingEmbedder(CountingEmbedder):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if self.calls == 0:
+                # taking turns, the second article would only be read after this call returns
+                assert chunked["article1"].wait(timeout=10), "the next window was not prepared meanwhile"
+            return super().embed_documents(texts)
+
+    store, embedder = RecordingStore(), WaitingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    assert report.added == 3 and embedder.calls == 3
+
+
+def test_prefetched_keeps_order_and_raises_where_the_failing_item_was() -> None:
+    from rag.ingest import prefetched
+
+    def items():  # type: ignore[no-untyped-def]
+        yield 1
+        yield 2
+        raise ValueError("bad third item")
+
+    got = []
+    with pytest.raises(ValueError, match="bad third item"):
+        for item in prefetched(items()):
+            got.append(item)
+    assert got == [1, 2]
+    assert list(prefetched(iter(range(5)))) == [0, 1, 2, 3, 4]
+
+
+def test_progress_counts_every_article_found_and_a_bad_record_is_reported(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    good = '{"id": "g%d", "title": "T", "body": "Sentence number one is here. Sentence two follows it."}'
+    feed.write_text("\n".join([good % 1, '{"id": "empty", "body": ""}', good % 2]) + "\n", encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    report = _ingestor(RecordingStore(), CountingEmbedder()).run(
+        [tmp_path], progress=lambda done, total, label: seen.append((done, total))
+    )
+    assert report.added == 2
+    assert [s.reason for s in report.skipped] == [
+        "line 2: record has no 'body' (or 'text') with article text"
+    ]
+    assert seen == [(1, 3), (2, 3), (3, 3)]
