@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rag.articles import Draft, find_drafts, finish_each
 from rag.chunking import chunk_article, embed_text
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
 ProgressFn = Callable[[int, int, str], None]
+WrittenFn = Callable[[Sequence[str], Sequence[str], Sequence[dict[str, Any]]], None]  # ids, texts, metadata
 T = TypeVar("T")
 EMBED_WINDOW = 256  # chunks embedded and written together; bounds memory and the work a crash can lose
 
@@ -134,6 +135,7 @@ class Ingestor:
         chunk_overlap: int,
         max_file_bytes: int,
         on_changed: Callable[[], None] = lambda: None,
+        on_written: WrittenFn | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -142,6 +144,7 @@ class Ingestor:
         self._chunk_overlap = chunk_overlap
         self._max_file_bytes = max_file_bytes
         self._on_changed = on_changed
+        self._on_written = on_written
 
     def run(
         self, paths: Sequence[Path], prune: bool = False, progress: ProgressFn | None = None
@@ -243,12 +246,11 @@ class Ingestor:
         vectors = self._embedder().embed_documents([embed_text(a, c) for a, c in todo]) if todo else []
 
         def write() -> None:
-            self._store.upsert(
-                [c.chunk_id for _, c in todo],
-                vectors,
-                [c.text for _, c in todo],
-                [chunk_metadata(a, c) for a, c in todo],
-            )
+            ids, texts = [c.chunk_id for _, c in todo], [c.text for _, c in todo]
+            metadatas = [chunk_metadata(a, c) for a, c in todo]
+            self._store.upsert(ids, vectors, texts, metadatas)
+            if self._on_written is not None:
+                self._on_written(ids, texts, metadatas)
             for _, chunks, record in window.items:
                 if record is not None:
                     self._store.delete(sorted(record.chunk_ids - {c.chunk_id for c in chunks}))

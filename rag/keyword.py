@@ -2,7 +2,12 @@
 
 Names, places and numbers are where vectors alone miss; BM25 catches them. The index is persisted next to
 the store and stamped with the store's `generation`; whenever the store has been written since (by this
-process or another writer sharing a Chroma server) the index is rebuilt from the store, never patched.
+process or another writer sharing a Chroma server) the index is rebuilt, never patched.
+
+A rebuild reads the store's chunk ids, not its texts: the words of every chunk already indexed are kept
+with the index (chunk ids are content hashes, so an id's text never changes), the words of chunks this
+process just wrote are handed over by the ingest, and only the remaining ids (written by someone else) are
+read and tokenized. BM25 itself is then recomputed over all chunks, as its statistics require.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -63,21 +70,58 @@ def tokenize(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """What the keyword index keeps of one chunk: its words, its outlet and its day (for filters)."""
+
+    tokens: list[str]
+    source: str
+    day: int
+
+
+def entry(text: str, metadata: Mapping[str, Any]) -> Entry:
+    """The index entry of a chunk from its text and stored metadata (title and outlet count as words)."""
+    header = " ".join(str(metadata.get(k, "")) for k in ("title", "source"))
+    return Entry(
+        [sys.intern(t) for t in tokenize(header + " " + text)],  # one string object per distinct word
+        str(metadata.get("source", "")),
+        int(metadata.get("published_day") or 0),
+    )
+
+
+@dataclass(frozen=True)
 class _Row:
     chunk_id: str
     source: str
     day: int
 
 
+@dataclass(frozen=True)
+class _Words:
+    """Every row's words, packed: row i's word numbers are flat[offsets[i]:offsets[i + 1]] into vocab."""
+
+    vocab: list[str]
+    flat: np.ndarray
+    offsets: np.ndarray
+
+    def of(self, row: int) -> list[str]:
+        return [self.vocab[w] for w in self.flat[self.offsets[row] : self.offsets[row + 1]].tolist()]
+
+
 class KeywordIndex:
     """BM25 over every chunk in the store. Use `KeywordIndex.open(...)`, then `search`."""
 
     def __init__(
-        self, directory: Path, retriever: bm25s.BM25 | None, rows: list[_Row], generation: str
+        self,
+        directory: Path,
+        retriever: bm25s.BM25 | None,
+        rows: list[_Row],
+        generation: str,
+        words: _Words | None = None,
     ) -> None:
         self._directory = directory
         self._retriever = retriever
         self._rows = rows
+        self._words = words
         self._sources = np.array([r.source for r in rows], dtype=object)
         self._days = np.array([r.day for r in rows], dtype=np.int64)
         self.generation = generation
@@ -100,27 +144,68 @@ class KeywordIndex:
         generation = store.generation()
         if generation == self.generation:
             return self
-        return KeywordIndex.build(self._directory, store, generation)
+        return KeywordIndex.build(self._directory, store, generation, previous=self)
 
     @classmethod
-    def build(cls, directory: Path, store: VectorStore, generation: str | None = None) -> KeywordIndex:
+    def build(
+        cls,
+        directory: Path,
+        store: VectorStore,
+        generation: str | None = None,
+        previous: KeywordIndex | None = None,
+        fresh: Mapping[str, Entry] | None = None,
+    ) -> KeywordIndex:
+        """Index every chunk in the store and persist the index.
+
+        Words come from `fresh` (chunks just written, keyed by id), else from `previous` (by default the
+        index persisted in `directory`, current or not), else from the store's text of that chunk.
+        """
         import bm25s
 
         generation = store.generation() if generation is None else generation
-        rows: list[_Row] = []
-        corpus: list[list[str]] = []
-        for chunk in store.iter_chunks():
-            m = chunk.metadata
-            header = " ".join(str(m.get(k, "")) for k in ("title", "source"))
-            corpus.append(tokenize(header + " " + chunk.text))
-            rows.append(_Row(chunk.chunk_id, str(m.get("source", "")), int(m.get("published_day") or 0)))
+        previous = previous if previous is not None else cls._load(directory)
+        known = previous._positions() if previous is not None else {}
+        fresh = fresh or {}
+        ids = store.ids()
+        entries: list[Entry | None] = []
+        missing: dict[str, int] = {}
+        for n, chunk_id in enumerate(ids):
+            if chunk_id in fresh:
+                entries.append(fresh[chunk_id])
+            elif chunk_id in known and previous is not None:
+                entries.append(previous._entry(known[chunk_id]))
+            else:
+                missing[chunk_id] = n
+                entries.append(None)
+        for chunk in store.chunks(list(missing)):
+            entries[missing[chunk.chunk_id]] = entry(chunk.text, chunk.metadata)
+        kept = [(i, e) for i, e in zip(ids, entries, strict=True) if e is not None]  # None: deleted meanwhile
+        rows = [_Row(chunk_id, e.source, e.day) for chunk_id, e in kept]
+        vocab: dict[str, int] = {}
+        numbered = [[vocab.setdefault(w, len(vocab)) for w in e.tokens] for _, e in kept]
+        words = _Words(
+            list(vocab),
+            np.fromiter((w for doc in numbered for w in doc), dtype=np.int32),
+            np.cumsum([0] + [len(doc) for doc in numbered], dtype=np.int64),
+        )
         retriever = None
         if rows:
             retriever = bm25s.BM25()
-            retriever.index(corpus, show_progress=False)
-        index = cls(directory, retriever, rows, generation)
+            retriever.index((numbered, vocab), show_progress=False)
+        index = cls(directory, retriever, rows, generation, words)
         index._save()
         return index
+
+    def _positions(self) -> dict[str, int]:
+        """Row number of each chunk id whose words this index kept (none for an index saved without them)."""
+        if self._words is None:
+            return {}
+        return {row.chunk_id: n for n, row in enumerate(self._rows)}
+
+    def _entry(self, row: int) -> Entry:
+        assert self._words is not None
+        r = self._rows[row]
+        return Entry(self._words.of(row), r.source, r.day)
 
     @classmethod
     def _load(cls, directory: Path) -> KeywordIndex | None:
@@ -135,7 +220,13 @@ class KeywordIndex:
                 import bm25s
 
                 retriever = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
-            return cls(directory, retriever, rows, str(meta["generation"]))
+            words = None
+            if "vocab" in meta and (directory / "words.npz").is_file():
+                with np.load(directory / "words.npz") as packed:
+                    words = _Words(list(meta["vocab"]), packed["flat"], packed["offsets"])
+                if len(words.offsets) != len(rows) + 1:
+                    words = None
+            return cls(directory, retriever, rows, str(meta["generation"]), words)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged index is rebuilt from the store, which is the source of truth
 
@@ -151,7 +242,11 @@ class KeywordIndex:
             if self._retriever is not None:
                 self._retriever.save(str(tmp / "bm25"), show_progress=False)
             rows = [[r.chunk_id, r.source, r.day] for r in self._rows]
-            (tmp / "rows.json").write_text(json.dumps({"generation": self.generation, "rows": rows}))
+            meta: dict[str, Any] = {"generation": self.generation, "rows": rows}
+            if self._words is not None:
+                np.savez(tmp / "words.npz", flat=self._words.flat, offsets=self._words.offsets)
+                meta["vocab"] = self._words.vocab
+            (tmp / "rows.json").write_text(json.dumps(meta))
             shutil.rmtree(old, ignore_errors=True)
             if self._directory.exists():
                 self._directory.rename(old)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from rag.answer import Answerer
-    from rag.keyword import KeywordIndex
+    from rag.keyword import Entry, KeywordIndex
     from rag.retrieve import Retriever
     from rag.store import VectorStore
 
@@ -56,6 +56,7 @@ class _Clients:
         self._reranker: Any = None
         self._articles: tuple[str, list[ArticleInfo]] | None = None
         self._filled_generation: str | None = None
+        self._written: dict[str, Entry] = {}  # keyword entries of chunks written since the last rebuild
 
     def embedder(self) -> Embeddings:
         with self._lock:
@@ -141,11 +142,22 @@ class _Clients:
                 self._keyword = self._keyword.refreshed(self.store())
             return self._keyword
 
+    def written(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Chunks an ingest just wrote: their words are taken now, so the rebuild need not read them back."""
+        from rag.keyword import entry
+
+        entries = {i: entry(t, m) for i, t, m in zip(ids, texts, metadatas, strict=True)}
+        with self._lock:
+            self._written.update(entries)
+
     def rebuild_keyword(self) -> None:
         from rag.keyword import KeywordIndex
 
         with self._lock:
-            self._keyword = KeywordIndex.build(self.keyword_dir(), self.store())
+            written, self._written = self._written, {}
+            self._keyword = KeywordIndex.build(
+                self.keyword_dir(), self.store(), previous=self._keyword, fresh=written
+            )
 
     def encoding(self) -> tiktoken.Encoding:
         from rag.chunking import get_encoding
@@ -201,6 +213,7 @@ class Pipeline:
             chunk_overlap=s.chunk_overlap,
             max_file_bytes=int(s.max_file_mb * 1_000_000),
             on_changed=c.rebuild_keyword,
+            on_written=c.written,
         )
         return ingestor.run([Path(p) for p in paths], prune=prune, progress=progress)
 

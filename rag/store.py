@@ -221,6 +221,25 @@ class VectorStore:
             offset += len(ids)
 
     @_store_errors
+    def ids(self) -> list[str]:
+        """Every chunk id in the store (no texts, metadata or vectors are read)."""
+        out: list[str] = []
+        while page := self._collection.get(include=[], limit=READ_PAGE, offset=len(out))["ids"]:
+            out.extend(page)
+        return out
+
+    @_store_errors
+    def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """The chunks with these ids that the store holds (texts and metadata), in no particular order."""
+        out: list[StoredChunk] = []
+        for i in range(0, len(ids), READ_PAGE):
+            page = self._collection.get(ids=list(ids[i : i + READ_PAGE]), include=["metadatas", "documents"])
+            docs = page.get("documents") or [""] * len(page["ids"])
+            for cid, doc, meta in zip(page["ids"], docs, page["metadatas"] or [], strict=True):
+                out.append(StoredChunk(cid, doc or "", dict(meta or {})))
+        return out
+
+    @_store_errors
     def iter_vectors(self) -> Iterator[tuple[list[str], list[Sequence[float]]]]:
         """Every stored vector, as pages of (ids, embeddings); for exact-search checks of the ANN index."""
         offset = 0

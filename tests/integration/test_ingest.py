@@ -154,3 +154,43 @@ def test_similarity_search_finds_the_articles_naming_the_attendees(evidence_pipe
     assert set(top_docs) & {"000_2d594839e63a1b01", "001_00feb3bc14be4935", "002_55f84799564cfb3b"}
     for p in passages:
         assert p.text and p.end > p.start
+
+
+def test_keyword_rebuild_reads_back_only_chunks_it_did_not_write_and_matches_a_full_build(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.keyword import KeywordIndex
+
+    requested: list[str] = []
+    real_chunks = VectorStore.chunks
+
+    def recording_chunks(self: VectorStore, ids):  # type: ignore[no-untyped-def]
+        requested.extend(ids)
+        return real_chunks(self, ids)
+
+    monkeypatch.setattr(VectorStore, "chunks", recording_chunks)
+    pipeline = _pipeline(tmp_path / "store")
+    pipeline.ingest([corpus])
+    assert requested == []  # the ingest handed over the words of everything it wrote
+    store, index = pipeline._clients.store(), pipeline._clients.keyword()
+
+    # the same index as one built from the store's texts alone
+    scratch = KeywordIndex.build(tmp_path / "scratch", store)
+    assert len(requested) == index.size == scratch.size == store.count()
+    for query in ("Rubio Witkoff Paris", "Sybiha ceasefire", "energy infrastructure"):
+        assert index.search(query, k=8) == scratch.search(query, k=8)
+
+    # another writer adds a chunk: only that one is read back
+    requested.clear()
+    other = {**store.chunks([index._rows[0].chunk_id])[0].metadata, "doc_id": "other", "source": "Elsewhere"}
+    requested.clear()
+    store.upsert(["other:0:x"], [[0.05] * 384], ["Quistgaard lighthouse keepers went on strike."], [other])
+    store.bump_generation()
+    assert pipeline._clients.keyword().search("Quistgaard lighthouse", k=3)[0][0] == "other:0:x"
+    assert requested == ["other:0:x"]
+
+    # a deleted chunk leaves the index and its words with it
+    store.delete(["other:0:x"])
+    store.bump_generation()
+    refreshed = pipeline._clients.keyword()
+    assert not refreshed.mentions("Quistgaard") and refreshed.size == scratch.size
