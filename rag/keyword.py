@@ -103,8 +103,21 @@ class _Words:
     flat: np.ndarray
     offsets: np.ndarray
 
-    def of(self, row: int) -> list[str]:
-        return [self.vocab[w] for w in self.flat[self.offsets[row] : self.offsets[row + 1]].tolist()]
+    @classmethod
+    def packed(cls, vocab: list[str], pieces: list[np.ndarray]) -> _Words:
+        """Rows of word numbers into `vocab`, packed, with the words no row uses dropped from the vocabulary."""
+        flat = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
+        used = np.zeros(len(vocab), dtype=bool)
+        used[flat] = True
+        renumber = (np.cumsum(used) - 1).astype(np.int32)
+        offsets = np.cumsum([0] + [len(p) for p in pieces], dtype=np.int64)
+        return cls([vocab[w] for w in np.flatnonzero(used).tolist()], renumber[flat], offsets)
+
+    def docs(self) -> list[list[int]]:
+        """Each row's word numbers as a list."""
+        every = self.flat.tolist()
+        bounds = self.offsets.tolist()
+        return [every[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 class KeywordIndex:
@@ -164,34 +177,35 @@ class KeywordIndex:
 
         generation = store.generation() if generation is None else generation
         previous = previous if previous is not None else cls._load(directory)
+        kept = previous._words if previous is not None else None
         known = previous._positions() if previous is not None else {}
         fresh = fresh or {}
         ids = store.ids()
-        entries: list[Entry | None] = []
-        missing: dict[str, int] = {}
-        for n, chunk_id in enumerate(ids):
-            if chunk_id in fresh:
-                entries.append(fresh[chunk_id])
-            elif chunk_id in known and previous is not None:
-                entries.append(previous._entry(known[chunk_id]))
-            else:
-                missing[chunk_id] = n
-                entries.append(None)
+        # each chunk's words: an Entry (just written, or read back below) or a row of `previous`
+        found: list[Entry | int | None] = [fresh.get(i, known.get(i)) for i in ids]
+        missing = {
+            chunk_id: n for n, (chunk_id, got) in enumerate(zip(ids, found, strict=True)) if got is None
+        }
         for chunk in store.chunks(list(missing)):
-            entries[missing[chunk.chunk_id]] = entry(chunk.text, chunk.metadata)
-        kept = [(i, e) for i, e in zip(ids, entries, strict=True) if e is not None]  # None: deleted meanwhile
-        rows = [_Row(chunk_id, e.source, e.day) for chunk_id, e in kept]
-        vocab: dict[str, int] = {}
-        numbered = [[vocab.setdefault(w, len(vocab)) for w in e.tokens] for _, e in kept]
-        words = _Words(
-            list(vocab),
-            np.fromiter((w for doc in numbered for w in doc), dtype=np.int32),
-            np.cumsum([0] + [len(doc) for doc in numbered], dtype=np.int64),
-        )
+            found[missing[chunk.chunk_id]] = entry(chunk.text, chunk.metadata)
+        number = {w: n for n, w in enumerate(kept.vocab)} if kept is not None else {}
+        rows: list[_Row] = []
+        pieces: list[np.ndarray] = []
+        for chunk_id, got in zip(ids, found, strict=True):
+            if isinstance(got, Entry):
+                rows.append(_Row(chunk_id, got.source, got.day))
+                pieces.append(
+                    np.array([number.setdefault(w, len(number)) for w in got.tokens], dtype=np.int32)
+                )
+            elif got is not None and previous is not None and kept is not None:
+                rows.append(previous._rows[got])
+                pieces.append(kept.flat[kept.offsets[got] : kept.offsets[got + 1]])
+            # None: deleted between listing the ids and reading the chunk
+        words = _Words.packed(list(number), pieces)
         retriever = None
         if rows:
             retriever = bm25s.BM25()
-            retriever.index((numbered, vocab), show_progress=False)
+            retriever.index((words.docs(), {w: n for n, w in enumerate(words.vocab)}), show_progress=False)
         index = cls(directory, retriever, rows, generation, words)
         index._save()
         return index
@@ -201,11 +215,6 @@ class KeywordIndex:
         if self._words is None:
             return {}
         return {row.chunk_id: n for n, row in enumerate(self._rows)}
-
-    def _entry(self, row: int) -> Entry:
-        assert self._words is not None
-        r = self._rows[row]
-        return Entry(self._words.of(row), r.source, r.day)
 
     @classmethod
     def _load(cls, directory: Path) -> KeywordIndex | None:
