@@ -151,7 +151,9 @@ class Ingestor:
     ) -> IngestReport:
         t0 = time.perf_counter()
         drafts, skipped = find_articles(paths, self._max_file_bytes)
-        stored = self._store.articles()
+        # Pruning needs the whole record (which articles the store holds); otherwise each batch of articles
+        # looks up its own records, which does not grow with the store (the whole record takes ~10 s at 100k).
+        stored = self._store.articles() if prune else None
         articles: list[Article] = []
         counts = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "chunks": 0}
         dirty = False
@@ -181,6 +183,7 @@ class Ingestor:
             if prune:
                 seen = {a.doc_id for a in articles}
                 read_files = {a.path for a in articles if a.path}
+                assert stored is not None
                 gone = stale_articles(stored, seen, read_files)
                 if gone:
                     mark_dirty()
@@ -202,33 +205,52 @@ class Ingestor:
             seconds=time.perf_counter() - t0,
         )
 
-    def _windows(self, drafts: Sequence[Draft], stored: dict[str, StoredArticle]) -> Iterator[_Window]:
+    def _windows(self, drafts: Sequence[Draft], stored: dict[str, StoredArticle] | None) -> Iterator[_Window]:
         """Clean and chunk the articles, grouping the changed ones into windows of EMBED_WINDOW new chunks.
 
-        The last window holds the rest (it may have no changed article: it still carries what was read).
+        Articles are compared with the store's record (`stored`, or else looked up a batch at a time). The last
+        window holds the rest (it may have no changed article: it still carries what was read).
         """
         window = _Window()
+        batch: list[tuple[Article, list[Chunk]]] = []
         for position, got in enumerate(finish_each(drafts, seen={}), start=1):
             window.read.append((position, got.doc_id if isinstance(got, Article) else Path(got.path).name))
             if isinstance(got, Skipped):
                 window.skipped.append(got)
                 continue
-            article = got
-            window.loaded.append(article)
-            chunks = chunk_article(article, self._encoding, self._chunk_tokens, self._chunk_overlap)
-            record = stored.get(article.doc_id)
+            window.loaded.append(got)
+            chunks = chunk_article(got, self._encoding, self._chunk_tokens, self._chunk_overlap)
             if not chunks:
-                window.skipped.append(Skipped(article.path or article.doc_id, "no text left after cleaning"))
-            elif record is not None and record.chunk_ids == {c.chunk_id for c in chunks}:
+                window.skipped.append(Skipped(got.path or got.doc_id, "no text left after cleaning"))
+                continue
+            batch.append((got, chunks))
+            if sum(len(c) for _, c in batch) >= EMBED_WINDOW:
+                self._compare(batch, stored, window)
+                batch = []
+                if window.new >= EMBED_WINDOW:
+                    yield window
+                    window = _Window()
+        self._compare(batch, stored, window)
+        if window.read:
+            yield window
+
+    def _compare(
+        self,
+        batch: list[tuple[Article, list[Chunk]]],
+        stored: dict[str, StoredArticle] | None,
+        window: _Window,
+    ) -> None:
+        """Count the batch's unchanged articles and add the new or changed ones to `window`."""
+        if not batch:
+            return
+        records = stored if stored is not None else self._store.articles([a.doc_id for a, _ in batch])
+        for article, chunks in batch:
+            record = records.get(article.doc_id)
+            if record is not None and record.chunk_ids == {c.chunk_id for c in chunks}:
                 window.unchanged += 1
             else:
                 window.items.append((article, chunks, record))
                 window.new += sum(1 for c in chunks if record is None or c.chunk_id not in record.chunk_ids)
-                if window.new >= EMBED_WINDOW:
-                    yield window
-                    window = _Window()
-        if window.read:
-            yield window
 
     def _flush(self, window: _Window, counts: dict[str, int], writer: _WriteBehind) -> None:
         """Embed the window's new chunks in one batch, then hand its write to `writer`.

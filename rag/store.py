@@ -206,12 +206,14 @@ class VectorStore:
         return str((fresh.metadata or {}).get("generation", ""))
 
     @_store_errors
-    def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
-        """Every chunk in the store, page by page (ids, texts and metadata)."""
+    def iter_chunks(
+        self, include_text: bool = True, where: dict[str, Any] | None = None
+    ) -> Iterator[StoredChunk]:
+        """Every chunk in the store (or those matching a Chroma `where`), page by page."""
         include: list[Any] = ["metadatas", "documents"] if include_text else ["metadatas"]
         offset = 0
         while True:
-            page = self._collection.get(include=include, limit=READ_PAGE, offset=offset)
+            page = self._collection.get(include=include, where=where, limit=READ_PAGE, offset=offset)
             ids = page["ids"]
             if not ids:
                 return
@@ -251,12 +253,17 @@ class VectorStore:
             yield list(ids), list(cast(Any, page["embeddings"]))
             offset += len(ids)
 
-    def articles(self) -> dict[str, StoredArticle]:
-        """The ingest record: every article in the store with its content hash and chunk ids."""
+    def articles(self, doc_ids: Sequence[str] | None = None) -> dict[str, StoredArticle]:
+        """The ingest record: every article in the store (or those of `doc_ids` it holds) with its content
+        hash and chunk ids. Reading every article scans all metadata (~10 s at 100k chunks); a few doc_ids
+        are a quick indexed lookup."""
+        if doc_ids is not None and not doc_ids:
+            return {}
+        where = None if doc_ids is None else {"doc_id": {"$in": list(doc_ids)}}
         hashes: dict[str, str] = {}
         paths: dict[str, str | None] = {}
         ids: dict[str, set[str]] = {}
-        for chunk in self.iter_chunks(include_text=False):
+        for chunk in self.iter_chunks(include_text=False, where=where):
             doc_id = str(chunk.metadata.get("doc_id", ""))
             ids.setdefault(doc_id, set()).add(chunk.chunk_id)
             hashes[doc_id] = str(chunk.metadata.get("article_hash", ""))

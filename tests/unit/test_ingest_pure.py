@@ -88,8 +88,8 @@ class RecordingStore:
         self.records = records or {}
         self.writes: list[tuple[str, list[str]]] = []
 
-    def articles(self) -> dict[str, StoredArticle]:
-        return self.records
+    def articles(self, doc_ids=None) -> dict[str, StoredArticle]:  # type: ignore[no-untyped-def]
+        return {d: r for d, r in self.records.items() if doc_ids is None or d in doc_ids}
 
     def bump_generation(self) -> str:
         self.writes.append(("generation", []))
@@ -272,3 +272,30 @@ def test_progress_counts_every_article_found_and_a_bad_record_is_reported(tmp_pa
         "line 2: record has no 'body' (or 'text') with article text"
     ]
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_without_prune_only_the_records_of_the_articles_read_are_looked_up(tmp_path: Path) -> None:
+    for name in ("alpha", "beta"):
+        _write(tmp_path, name, 12)
+    first = RecordingStore()
+    _ingestor(first, CountingEmbedder()).run([tmp_path])
+    alpha_ids = frozenset(i for i in first.writes[1][1] if i.startswith("alpha:"))
+
+    class LookupStore(RecordingStore):
+        def __init__(self, records: dict[str, StoredArticle]) -> None:
+            super().__init__(records)
+            self.lookups: list[list[str] | None] = []
+
+        def articles(self, doc_ids=None) -> dict[str, StoredArticle]:  # type: ignore[no-untyped-def]
+            self.lookups.append(None if doc_ids is None else sorted(doc_ids))
+            return super().articles(doc_ids)
+
+    big_store = {f"other{n}": StoredArticle(f"other{n}", "h", None, frozenset({f"o{n}"})) for n in range(50)}
+    store = LookupStore({**big_store, "alpha": StoredArticle("alpha", "h", None, alpha_ids)})
+    report = _ingestor(store, CountingEmbedder()).run([tmp_path])
+    assert store.lookups == [["alpha", "beta"]]  # never the whole record
+    assert (report.added, report.unchanged) == (1, 1)  # alpha was found in the store as it is
+
+    pruning = LookupStore(dict(big_store))
+    _ingestor(pruning, CountingEmbedder()).run([tmp_path], prune=True)
+    assert pruning.lookups == [None]  # pruning reads the whole record once
