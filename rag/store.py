@@ -33,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Chroma caps a single add at its max batch size; stay well below it.
 WRITE_BATCH = 1000
 READ_PAGE = 5000
+IDS_PAGE = 50_000  # ids alone are small; at 100k chunks, pages of 5,000 took 0.8-1.8 s and of 50,000 ~0.2 s
 # ef_search 512: recall@10 against exact search 0.997 at 100k chunks (128 gave 0.92) for ~5 ms a query.
 HNSW_CONFIG = {"space": "cosine", "ef_construction": 100, "ef_search": 512, "max_neighbors": 16}
 
@@ -226,7 +227,7 @@ class VectorStore:
     def ids(self) -> list[str]:
         """Every chunk id in the store (no texts, metadata or vectors are read)."""
         out: list[str] = []
-        while page := self._collection.get(include=[], limit=READ_PAGE, offset=len(out))["ids"]:
+        while page := self._collection.get(include=[], limit=IDS_PAGE, offset=len(out))["ids"]:
             out.extend(page)
         return out
 
