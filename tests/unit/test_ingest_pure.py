@@ -299,3 +299,29 @@ def test_without_prune_only_the_records_of_the_articles_read_are_looked_up(tmp_p
     pruning = LookupStore(dict(big_store))
     _ingestor(pruning, CountingEmbedder()).run([tmp_path], prune=True)
     assert pruning.lookups == [None]  # pruning reads the whole record once
+
+
+def test_an_embedding_failure_stops_the_run_after_the_earlier_windows_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)
+    for n in range(4):
+        _write(tmp_path, f"article{n}", 12)
+
+    class FailingEmbedder(CountingEmbedder):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if self.calls == 1:
+                raise RuntimeError("model crashed")
+            return super().embed_documents(texts)
+
+    store = RecordingStore()
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="model crashed"):
+        _ingestor(store, FailingEmbedder()).run([tmp_path])
+    kinds = [kind for kind, _ in store.writes]
+    assert kinds == ["generation", "upsert", "generation"]  # the first window landed, then the run stopped
+    assert threading.active_count() == before  # no chunking or writing thread left behind
