@@ -124,6 +124,15 @@ def _write(folder: Path, name: str, sentences: int, fact: str = "a different fac
     (folder / f"{name}.txt").write_text(f"{name} headline\n\n{body}\n", encoding="utf-8")
 
 
+def _small_windows(folder: Path, monkeypatch: pytest.MonkeyPatch, articles: int) -> None:
+    """`articles` articles of 12 sentences, and windows of 4 chunks, so that each article fills a window."""
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)
+    for n in range(articles):
+        _write(folder, f"article{n}", 12)
+
+
 def test_a_window_of_new_articles_is_embedded_once_and_written_in_one_upsert(tmp_path: Path) -> None:
     for name in ("alpha", "beta", "gamma"):
         _write(tmp_path, name, 12)
@@ -155,11 +164,7 @@ def test_an_updated_article_gets_its_new_chunks_before_its_stale_ones_go(tmp_pat
 def test_windows_are_written_in_order_and_a_failed_write_stops_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.ingest
-
-    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)  # several windows from a few articles
-    for n in range(6):
-        _write(tmp_path, f"article{n}", 12)
+    _small_windows(tmp_path, monkeypatch, 6)
     store, embedder = RecordingStore(), CountingEmbedder()
     report = _ingestor(store, embedder).run([tmp_path])
     upserts = [ids for kind, ids in store.writes if kind == "upsert"]
@@ -182,11 +187,7 @@ def test_a_window_is_written_while_the_next_one_is_embedded(
 ) -> None:
     import threading
 
-    import rag.ingest
-
-    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)
-    for n in range(4):
-        _write(tmp_path, f"article{n}", 12)
+    _small_windows(tmp_path, monkeypatch, 4)
     second_embed_started = threading.Event()
 
     class SlowStore(RecordingStore):
@@ -219,9 +220,7 @@ def test_the_next_window_is_cleaned_and_chunked_while_this_one_is_embedded(
 
     import rag.ingest
 
-    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)  # one article fills a window
-    for n in range(3):
-        _write(tmp_path, f"article{n}", 12)
+    _small_windows(tmp_path, monkeypatch, 3)
     chunked: dict[str, threading.Event] = {f"article{n}": threading.Event() for n in range(3)}
     real_chunk = rag.ingest.chunk_article
 
@@ -306,11 +305,7 @@ def test_an_embedding_failure_stops_the_run_after_the_earlier_windows_are_writte
 ) -> None:
     import threading
 
-    import rag.ingest
-
-    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 4)
-    for n in range(4):
-        _write(tmp_path, f"article{n}", 12)
+    _small_windows(tmp_path, monkeypatch, 4)
 
     class FailingEmbedder(CountingEmbedder):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
