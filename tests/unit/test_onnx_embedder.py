@@ -35,7 +35,7 @@ def test_mean_pool_rows_are_independent_and_empty_row_is_zero() -> None:
 def onnx_embedder():  # type: ignore[no-untyped-def]
     from rag.onnx_embedder import OnnxMiniLM
 
-    return OnnxMiniLM.bundled(max_length=256, threads=1, batch_size=2)
+    return OnnxMiniLM.bundled(max_length=256, workers=2, batch_size=2)
 
 
 @pytest.mark.integration
@@ -73,3 +73,76 @@ def test_matches_sentence_transformers(onnx_embedder) -> None:  # type: ignore[n
     assert cosines.min() >= 0.98, cosines
     # and the ranking of unrelated sentences is the same: each sentence is nearest to its own reference
     assert list((ours @ reference.T).argmax(axis=1)) == list(range(len(SENTENCES)))
+
+
+class _FakeTokenizer:
+    """Each text becomes its words' lengths as token ids; no padding beyond the batch's longest text."""
+
+    def enable_truncation(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def enable_padding(self, pad_id: int, pad_token: str) -> None:
+        pass
+
+    def encode_batch(self, texts: list[str]) -> list[object]:
+        from types import SimpleNamespace
+
+        rows = [[len(w) for w in t.split()][: self.max_length] for t in texts]
+        width = max(len(r) for r in rows)
+        return [
+            SimpleNamespace(
+                ids=r + [0] * (width - len(r)), attention_mask=[1] * len(r) + [0] * (width - len(r))
+            )
+            for r in rows
+        ]
+
+
+class _MeetingSession:
+    """A session whose `run` waits until `parties` runs are inside it at once (fails if they never are)."""
+
+    def __init__(self, parties: int) -> None:
+        import threading
+
+        self._barrier = threading.Barrier(parties, timeout=10)
+
+    def get_inputs(self) -> list[object]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(name="input_ids"), SimpleNamespace(name="attention_mask")]
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self._barrier.wait()
+        ids = feeds["input_ids"].astype(np.float32)
+        hidden = np.zeros((*ids.shape, DIMENSIONS), dtype=np.float32)
+        hidden[:, :, 0] = ids  # pooled vector points along axis 0 or 1 depending on the words' lengths
+        hidden[:, :, 1] = 1.0
+        return [hidden]
+
+
+def test_workers_embed_batches_at_the_same_time_and_keep_input_order() -> None:
+    from rag.onnx_embedder import OnnxMiniLM
+
+    # four batches of one text, two at a time: each run waits for a second one, so serial runs would time out
+    embedder = OnnxMiniLM(_MeetingSession(2), _FakeTokenizer(), max_length=64, batch_size=1, workers=2)  # type: ignore[arg-type]
+    texts = ["aaaa bbbb", "a", "ccc dd", "eeeeeeee f"]
+    vectors = embedder.embed_array(texts)
+    for text, vector in zip(texts, vectors, strict=True):
+        mean_len = np.mean([len(w) for w in text.split()])
+        expected = np.array([mean_len, 1.0]) / np.hypot(mean_len, 1.0)
+        np.testing.assert_allclose(vector[:2], expected, rtol=1e-6)
+
+
+def test_workers_must_be_positive() -> None:
+    from rag.onnx_embedder import OnnxMiniLM
+
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        OnnxMiniLM(_MeetingSession(1), _FakeTokenizer(), max_length=64, workers=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_parallel_batches_match_one_at_a_time(onnx_embedder) -> None:  # type: ignore[no-untyped-def]
+    from rag.onnx_embedder import OnnxMiniLM
+
+    serial = OnnxMiniLM.bundled(max_length=256, workers=1, batch_size=2)
+    texts = SENTENCES * 3
+    np.testing.assert_allclose(onnx_embedder.embed_array(texts), serial.embed_array(texts), atol=1e-6)
