@@ -12,6 +12,9 @@ stages run at once: a background thread cleans and chunks the next window, this 
 one, and another background thread writes the one before. The embedder keeps both cores busy, so the other
 stages only gain where they would otherwise leave a core idle (e.g. the files are read and split into
 records first, which is quick, and the costly cleaning of each article happens in the chunking stage).
+The ends of a run are where the embedder waits: for the first window to be chunked, and (as nothing else is
+left to embed) for the last one to be written. So the first windows are smaller (a quarter, then half of
+EMBED_WINDOW) and the last one is split in two, the second half embedded while the first is written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ T = TypeVar("T")
 EMBED_WINDOW = 256  # chunks embedded and written together; bounds memory and the work a crash can lose
 
 
+def window_limit(position: int) -> int:
+    """New chunks that close window number `position` (0-based): windows ramp up to EMBED_WINDOW (pure)."""
+    return max(1, EMBED_WINDOW >> max(0, 2 - position))
+
+
 @dataclass
 class _Window:
     """Up to EMBED_WINDOW new chunks, with what was learned about the articles read to fill it."""
@@ -49,6 +57,20 @@ class _Window:
     skipped: list[Skipped] = field(default_factory=list)
     read: list[tuple[int, str]] = field(default_factory=list)  # (1-based position, label) for progress
     loaded: list[Article] = field(default_factory=list)  # every article read, changed or not
+
+    def split(self) -> tuple[_Window, _Window]:
+        """Two windows with about half the new chunks each (whole articles; what was read goes with the
+        first). The second is empty when one article holds more than half of the new chunks."""
+        first = _Window(skipped=self.skipped, read=self.read, loaded=self.loaded, unchanged=self.unchanged)
+        second = _Window()
+        for item in self.items:
+            article, chunks, record = item
+            new = sum(1 for c in chunks if record is None or c.chunk_id not in record.chunk_ids)
+            fits = first.new + new <= self.new // 2 or not first.items
+            target = first if fits and not second.items else second
+            target.items.append(item)
+            target.new += new
+        return first, second
 
 
 def prefetched(items: Iterator[T]) -> Generator[T, None, None]:
@@ -208,10 +230,13 @@ class Ingestor:
     def _windows(self, drafts: Sequence[Draft], stored: dict[str, StoredArticle] | None) -> Iterator[_Window]:
         """Clean and chunk the articles, grouping the changed ones into windows of EMBED_WINDOW new chunks.
 
-        Articles are compared with the store's record (`stored`, or else looked up a batch at a time). The last
-        window holds the rest (it may have no changed article: it still carries what was read).
+        Articles are compared with the store's record (`stored`, or else looked up a batch at a time). The
+        first windows are smaller (`window_limit`). The last window holds the rest (it may have no changed
+        article: it still carries what was read); it comes in two halves when it is large enough for the
+        first half's write to overlap the second half's embedding.
         """
         window = _Window()
+        yielded = 0
         batch: list[tuple[Article, list[Chunk]]] = []
         for position, got in enumerate(finish_each(drafts, seen={}), start=1):
             window.read.append((position, got.doc_id if isinstance(got, Article) else Path(got.path).name))
@@ -224,14 +249,18 @@ class Ingestor:
                 window.skipped.append(Skipped(got.path or got.doc_id, "no text left after cleaning"))
                 continue
             batch.append((got, chunks))
-            if sum(len(c) for _, c in batch) >= EMBED_WINDOW:
+            if sum(len(c) for _, c in batch) >= window_limit(yielded):
                 self._compare(batch, stored, window)
                 batch = []
-                if window.new >= EMBED_WINDOW:
+                if window.new >= window_limit(yielded):
                     yield window
+                    yielded += 1
                     window = _Window()
         self._compare(batch, stored, window)
-        if window.read:
+        if window.new >= window_limit(0):
+            first, window = window.split()
+            yield first
+        if window.read or window.items:
             yield window
 
     def _compare(

@@ -320,3 +320,57 @@ def test_an_embedding_failure_stops_the_run_after_the_earlier_windows_are_writte
     kinds = [kind for kind, _ in store.writes]
     assert kinds == ["generation", "upsert", "generation"]  # the first window landed, then the run stopped
     assert threading.active_count() == before  # no chunking or writing thread left behind
+
+
+def test_windows_ramp_up_to_the_full_size() -> None:
+    from rag.ingest import EMBED_WINDOW, window_limit
+
+    assert [window_limit(n) for n in range(5)] == [EMBED_WINDOW // 4, EMBED_WINDOW // 2] + [EMBED_WINDOW] * 3
+
+
+def _pending(doc_id: str, chunks: int, stored: int = 0):  # type: ignore[no-untyped-def]
+    """A window item: an article of `chunks` chunks whose first `stored` chunks the store already holds."""
+    from types import SimpleNamespace
+
+    ids = [f"{doc_id}:{i}" for i in range(chunks)]
+    record = StoredArticle(doc_id, "h", None, frozenset(ids[:stored])) if stored else None
+    return (SimpleNamespace(doc_id=doc_id), [SimpleNamespace(chunk_id=i) for i in ids], record)
+
+
+def test_a_split_window_keeps_whole_articles_in_order_with_half_the_new_chunks_each() -> None:
+    from rag.ingest import _Window
+
+    items = [_pending("a", 3), _pending("b", 5, stored=2), _pending("c", 3), _pending("d", 3)]
+    window = _Window(items=items, new=12, unchanged=4, read=[(1, "a")])
+    first, second = window.split()
+    assert [i[0].doc_id for i in first.items] == ["a", "b"] and first.new == 6  # b brings 3 new chunks
+    assert [i[0].doc_id for i in second.items] == ["c", "d"] and second.new == 6
+    # what was read and counted goes with the first half only, so nothing is reported twice
+    assert (first.read, first.unchanged, second.read, second.unchanged) == ([(1, "a")], 4, [], 0)
+
+    one_big = _Window(items=[_pending("big", 10), _pending("small", 1)], new=11)
+    first, second = one_big.split()
+    assert [i[0].doc_id for i in first.items] == ["big"] and [i[0].doc_id for i in second.items] == ["small"]
+
+
+def test_the_first_windows_are_smaller_and_the_last_comes_in_two_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "EMBED_WINDOW", 16)
+    for n in range(10):  # 10 articles of 4 chunks: windows of 4, 8 and 16 chunks, then 12 left over
+        _write(tmp_path, f"article{n:02d}", 12)
+    store, embedder = RecordingStore(), CountingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    sizes = [len(ids) for kind, ids in store.writes if kind == "upsert"]
+    assert report.added == 10 and sum(sizes) == report.chunks
+    chunks_each = report.chunks // 10  # the articles are alike
+    assert report.chunks == 10 * chunks_each
+    # windows close on whole articles once they reach 4, 8 and then 16 new chunks
+    ramp = [-(-limit // chunks_each) * chunks_each for limit in (4, 8, 16)]
+    assert sizes[:3] == ramp
+    rest = report.chunks - sum(ramp)  # less than a full window: it is split in two, whole articles each
+    half = rest // chunks_each // 2 * chunks_each
+    assert rest < 16 and sizes[3:] == [half, rest - half]
+    assert embedder.calls == len(sizes)
