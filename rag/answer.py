@@ -3,7 +3,8 @@
 Stages, each yielding to the caller as soon as it is done:
   1. prepare the question (validate, rewrite follow-ups, resolve relative dates);
   2. retrieve passages and select numbered evidence sentences -> `EvidenceReady` (shown before any model runs);
-  3. abstain without calling the model when the best evidence is not relevant enough;
+  3. abstain without calling the model when the best evidence is not relevant enough, names someone the articles
+     never mention, or lacks the kind of figure asked for (no number of troops for "how many troops");
   4. stream the model's draft (`Token` events) from a LangChain runnable `prompt | model`;
   5. verify the draft against the evidence (`cite.verify`) -> `Done(answer)`.
 Whatever fails in 4 or 5 (no model, timeout, HTTP error, unverifiable draft) the user still gets the evidence.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag import cite
 from rag.errors import InputError, ModelError
-from rag.evidence import answer_type, answer_type_fit
+from rag.evidence import answer_type, answer_type_fit, quantity_is_missing
 from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
@@ -194,7 +195,8 @@ class Answerer:
         timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
         best = max((e.score for e in evidence), default=0.0)
         absent = unknown_names(standalone, self._mentioned)
-        abstain = best < s.abstain_threshold or bool(absent)
+        no_quantity = quantity_is_missing(standalone, [e.text for e in evidence])
+        abstain = best < s.abstain_threshold or bool(absent) or no_quantity
         yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
 
         def done(

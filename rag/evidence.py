@@ -37,7 +37,23 @@ _WH = re.compile(
 )
 _NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
 _NUMBER = re.compile(
-    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?)\b",
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|a dozen|dozens?|scores?|hundreds?|thousands?|millions?|billions?|trillions?|"
+    r"half|quarter)\b|[$€£¥]\s?\d|\d\s?%",
+    re.I,
+)
+# "how many troops will ...", "how much new military aid did ...", "how long did the call last"
+_HOW_QUANTITY = re.compile(r"\bhow (many|much|long)\b([^?.!;]*)", re.I)
+_VERBISH = frozenset(
+    "is are was were be been am do does did have has had will would shall should can could may might must "
+    "get got remain remained exist existed".split()
+)
+_UNIT = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)"
+# "45 minutes", "two hours", "a few days", "half an hour", "a 30-day ceasefire", "an hour-long call"
+_DURATION = re.compile(
+    rf"\b(?:\d[\d.,]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    rf"forty|fifty|few|several|many|couple of|half an?)\s+(?:more\s+|full\s+)?{_UNIT}\b|\b\d+[- ](?:second|minute|"
+    rf"hour|day|week|month|year)s?\b|\b(?:hour|day|week|month|year)-long\b",
     re.I,
 )
 _DATE = re.compile(
@@ -128,6 +144,51 @@ def answer_type_fit(kind: str, question: str, sentence: str) -> float:
         return min(1.0, len(names) / NAMES_FOR_FULL_FIT)
     pattern = _NUMBER if kind == "number" else _DATE
     return 1.0 if pattern.search(sentence) else 0.0
+
+
+def asked_quantity(question: str) -> tuple[str, str] | None:
+    """For a "how many / how much / how long" question: ("count" or "duration", the counted noun or "").
+
+    The counted noun is the last word before the verb: "troops" in "How many troops will the force include?",
+    "aid" in "How much new military aid did the US pledge?", "" in "How many were injured?" (pure).
+    """
+    match = _HOW_QUANTITY.search(question)
+    if match is None:
+        return None
+    if match.group(1).lower() == "long":
+        return ("duration", "")
+    words: list[str] = []
+    for word in re.findall(r"[\w’'\-]+", match.group(2)):
+        if word.lower() in _VERBISH:
+            break
+        words.append(word)
+    else:
+        # no auxiliary: the main verb follows the noun ("how many people live ..."), so the noun is the first
+        # word; none when nothing follows ("how many?")
+        words = words[:1]
+    return ("count", words[-1] if words else "")
+
+
+def quantity_is_missing(question: str, sentences: Sequence[str]) -> bool:
+    """Whether a "how many / much / long" question's kind of answer is absent from every sentence (pure).
+
+    A count needs a number (or amount) that the question does not already hold, in a sentence that also
+    names the counted thing ("30 countries" answers "how many countries", "killed three people" does not
+    answer "how many troops"); a duration needs a unit of time. Other questions are never flagged.
+    """
+    asked = asked_quantity(question)
+    if asked is None or not sentences:
+        return False
+    kind, noun = asked
+    if kind == "duration":
+        return not any(_DURATION.search(s) for s in sentences)
+    in_question = {m.group(0).lower() for m in _NUMBER.finditer(question)}
+    noun_stems = set(tokenize(noun)) if noun else set()
+    for sentence in sentences:
+        numbers = {m.group(0).lower() for m in _NUMBER.finditer(sentence)} - in_question
+        if numbers and (not noun_stems or noun_stems <= set(tokenize(sentence))):
+            return False
+    return True
 
 
 def normalize_words(text: str) -> set[str]:

@@ -59,6 +59,15 @@ def test_question_the_articles_cannot_answer_abstains(evidence_pipeline) -> None
     assert answer.evidence, "the closest passages are still offered"
 
 
+def test_a_figure_the_articles_never_give_is_not_answered_with_another_number(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
+    # the articles give death tolls and a count of countries, but no number of tanks
+    answer = evidence_pipeline.ask("How many tanks did the countries at the Paris talks promise Ukraine?")
+    assert answer.abstained and answer.text == ABSTAIN_MESSAGE
+    assert answer.evidence, "the closest passages are still offered"
+    counted = evidence_pipeline.ask("How many people were killed in the drone strike on Dnipro?")
+    assert not counted.abstained and "three" in counted.text
+
+
 def test_stream_shows_evidence_before_the_answer(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
     events = list(evidence_pipeline.stream("How many people were killed in the drone strike on Dnipro?"))
     assert isinstance(events[0], EvidenceReady) and events[0].evidence

@@ -10,9 +10,11 @@ from rag.evidence import (
     Candidate,
     answer_type,
     answer_type_fit,
+    asked_quantity,
     candidate_sentences,
     keyword_overlap,
     mmr,
+    quantity_is_missing,
 )
 from rag.keyword import tokenize
 from rag.retrieve import Retrieved
@@ -206,3 +208,49 @@ def test_rank_prior_falls_with_group_rank() -> None:
 
 def test_no_passages_no_candidates() -> None:
     assert candidate_sentences(Retrieved((), (), ())) == []
+
+
+# --- the kind of figure a "how many / much / long" question asks for ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("How many troops will the force include?", ("count", "troops")),
+        ("How much new military aid did the US pledge?", ("count", "aid")),
+        ("In how many stages did the day unfold?", ("count", "stages")),
+        ("How many people live in Lyon?", ("count", "people")),  # no auxiliary: the first word
+        ("How many were injured?", ("count", "")),
+        ("How long did the call last?", ("duration", "")),
+        ("Who attended the talks?", None),
+        ("Why did it take so long?", None),
+    ],
+)
+def test_asked_quantity_names_the_counted_noun(question: str, asked: tuple[str, str] | None) -> None:
+    assert asked_quantity(question) == asked
+
+
+def test_a_count_needs_a_new_number_beside_the_counted_noun() -> None:
+    question = "How many troops will the force include?"
+    assert quantity_is_missing(question, ["Ministers from 30 countries met.", "Three people were killed."])
+    assert not quantity_is_missing(question, ["Ministers met.", "The force would include 10,000 troops."])
+    assert not quantity_is_missing(question, ["It would hold thousands of troops."])  # a number word counts
+    # a number the question already holds is not an answer
+    assert quantity_is_missing("How many of the 30 troops stayed?", ["The 30 troops arrived."])
+    # no counted noun: any new number will do
+    assert not quantity_is_missing("How many were injured?", ["28 were injured, four of them children."])
+    assert not quantity_is_missing("How much did the US pledge?", ["The US pledged $500m."])
+
+
+def test_a_duration_needs_an_amount_of_time() -> None:
+    question = "How long did the phone call last?"
+    assert quantity_is_missing(
+        question, ["They spoke by phone earlier in the day.", "A call came on 17 April."]
+    )
+    for sentence in ("The call lasted 45 minutes.", "They spoke for half an hour.", "An hour-long call."):
+        assert not quantity_is_missing(question, [sentence]), sentence
+
+
+def test_other_questions_and_empty_evidence_are_never_flagged() -> None:
+    assert not quantity_is_missing("Who attended the talks?", ["No number here."])
+    assert not quantity_is_missing("How many troops?", [])
