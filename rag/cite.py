@@ -78,11 +78,17 @@ def _answer_sentences(line: str) -> list[tuple[int, int]]:
     """Sentence spans of one answer line; a marker right after a sentence's end stays with that sentence."""
     spans = sentence_spans(line)
     merged: list[tuple[int, int]] = []
+    leading = re.compile(rf"(?:\s*{MARKER.pattern})+")
     for a, b in spans:
-        if merged and MARKER.fullmatch(line[a:b].strip()):
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
+        markers = leading.match(line, a, b)
+        if merged and markers:  # "... Riyadh. [2] The talks ...": [2] belongs to the sentence before it
+            merged[-1] = (merged[-1][0], markers.end())
+            a = markers.end()
+            while a < b and line[a].isspace():
+                a += 1
+            if a == b:
+                continue
+        merged.append((a, b))
     return merged
 
 

@@ -114,14 +114,14 @@ def test_marker_after_the_final_period_stays_with_its_sentence_at_line_end() -> 
     assert split_answer("Rubio met Lavrov in Riyadh. [2]") == ["Rubio met Lavrov in Riyadh. [2]"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a marker after a sentence's period moves to the next sentence when another sentence follows",
-)
 def test_marker_after_the_period_stays_with_its_sentence_mid_line() -> None:
     assert split_answer("Rubio met Lavrov in Riyadh. [2] The talks lasted four hours. [3]") == [
         "Rubio met Lavrov in Riyadh. [2]",
         "The talks lasted four hours. [3]",
+    ]
+    assert split_answer("Rubio met Lavrov. [1][2] The talks ended. [3] [4]") == [
+        "Rubio met Lavrov. [1][2]",
+        "The talks ended. [3] [4]",
     ]
 
 
