@@ -36,6 +36,7 @@ _WH = re.compile(
     r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I
 )
 _NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
+_CAPITALISED_RUN = re.compile(r"(?<=\s)[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)*")
 _NUMBER = re.compile(
     r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
     r"thirty|forty|fifty|a dozen|dozens?|scores?|hundreds?|thousands?|millions?|billions?|trillions?|"
@@ -116,11 +117,26 @@ def candidate_sentences(retrieved: Retrieved) -> list[Candidate]:
     return candidates
 
 
+# "Which Russian official ...", "In which country ...", "What city ...": the noun says what kind of fact is asked
+_WHICH_NOUN = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:(?:in|at|from|to|on|for|with|by|of)\s+)?(?:which|what)\s+"
+    r"(?:(?!(?:did|does|do|is|are|was|were|will|would|has|have|had|can|could|should|may|might)\b)[\w’'\-]+\s+){0,3}?"
+    r"(?:(?P<person>officials?|ministers?|leaders?|presidents?|envoys?|secretary|secretaries|advis[eo]rs?|"
+    r"spokes(?:man|woman|person|people)|diplomats?|politicians?|ambassadors?|chancellors?|generals?|commanders?|"
+    r"person|people|journalists?|reporters?|premier|prime minister)|(?P<place>countries|country|nations?|"
+    r"cit(?:y|ies)|towns?|capitals?|regions?|venues?|places?|locations?|provinces?))\b",
+    re.I,
+)
+
+
 def answer_type(question: str) -> str:
     """What kind of fact the question asks for: "person", "number", "date", "place" or "other"."""
     match = _WH.search(question)
     if match is None:
-        return "other"
+        noun = _WHICH_NOUN.search(question)
+        if noun is None:
+            return "other"
+        return "person" if noun.group("person") else "place"
     word = match.group(1).lower()
     if word in ("who", "whom", "whose"):
         return "person"
@@ -140,7 +156,10 @@ def answer_type_fit(kind: str, question: str, sentence: str) -> float:
         return 0.0
     if kind in ("person", "place"):
         asked = normalize_words(question)
-        names = [n for n in _NAME_RUN.findall(sentence) if not normalize_words(n) <= asked]
+        # people have two-word names ("Marco Rubio"); places often one ("Sumy"), so for places any run of
+        # capitalised words after the sentence's first word counts
+        found = _NAME_RUN.findall(sentence) if kind == "person" else _CAPITALISED_RUN.findall(sentence, 1)
+        names = [n for n in found if not normalize_words(n) <= asked]
         return min(1.0, len(names) / NAMES_FOR_FULL_FIT)
     pattern = _NUMBER if kind == "number" else _DATE
     return 1.0 if pattern.search(sentence) else 0.0

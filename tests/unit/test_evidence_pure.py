@@ -85,6 +85,12 @@ def test_mmr_ties_take_the_first_index() -> None:
         ("How many people died?", "number"),
         ("so how much did it cost?", "number"),
         ("What did Lammy say?", "other"),
+        ("Which Russian official did Rubio call?", "person"),
+        ("Which US special envoy arrived first?", "person"),
+        ("In which country were the talks held?", "place"),
+        ("What city was hit?", "place"),
+        ("What did a European official say?", "other"),  # asks what was said, not who
+        ("Which platform did he use?", "other"),
         ("How did it go?", "other"),
         ("Tell me who met Lavrov", "other"),  # only an opening wh-word counts
         ("", "other"),
@@ -106,9 +112,13 @@ def test_person_fit_counts_names_the_question_does_not_hold() -> None:
     assert answer_type_fit("person", q, many) == 1.0  # capped
 
 
-def test_place_fit_uses_name_runs_too() -> None:
+def test_place_fit_counts_one_word_names_too() -> None:
     assert answer_type_fit("place", "Where did they meet?", "They met in Saudi Arabia.") == 0.25
+    assert answer_type_fit("place", "Where did they meet?", "A strike hit Sumy and Kryvyi Rih.") == 0.5
     assert answer_type_fit("place", "Where did they meet?", "They met in riyadh.") == 0.0
+    # the opening word is not one, and a place the question names is not an answer
+    assert answer_type_fit("place", "Where did they meet?", "Officials met.") == 0.0
+    assert answer_type_fit("place", "Where in Italy did they meet?", "They met in Italy.") == 0.0
 
 
 @pytest.mark.parametrize(
