@@ -33,7 +33,9 @@ WEIGHT_ANSWER_TYPE = 0.12
 NAMES_FOR_FULL_FIT = 4
 
 _WH = re.compile(
-    r"^\s*(?:and\s+|so\s+)?(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b", re.I
+    r"^\s*(?:and\s+|so\s+)?(?:(?:in|on|at|from|to|for|with|by|of|since|until)\s+)?"
+    r"(who|whom|whose|when|where|how many|how much|what (?:date|day|year|time))\b",
+    re.I,
 )
 _NAME_RUN = re.compile(r"\b[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)+")
 _CAPITALISED_RUN = re.compile(r"(?<=\s)[A-ZÀ-Þ][\w’'\-]+(?:\s+[A-ZÀ-Þ][\w’'\-]+)*")
