@@ -95,6 +95,12 @@ def asked_facts(kind: str, question: str, text: str) -> set[str]:
     return set()
 
 
+def has_asked_fact(question: str, answer_text: str) -> bool:
+    """Whether the answer holds a fact of the kind asked for (always True when the kind is "other")."""
+    kind = answer_type(question)
+    return kind == "other" or bool(asked_facts(kind, question, answer_text))
+
+
 def missing_evidence(
     question: str,
     answer_text: str,
@@ -261,7 +267,12 @@ class Answerer:
             yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
             candidates = answering_evidence(standalone, evidence)
-            extra = missing_evidence(standalone, verified.text, candidates, cited=verified.cited)
+            # a draft that only restates the question ("Healey hosted the meeting [1]" to "where did Healey host
+            # it?") may have cited the right sentence: then the cited sentences holding the fact are added too
+            answered = has_asked_fact(standalone, verified.text)
+            extra = missing_evidence(
+                standalone, verified.text, candidates, cited=verified.cited if answered else ()
+            )
             most_relevant = max(candidates, key=lambda e: e.score)
             if most_relevant.n not in verified.cited and most_relevant not in extra:
                 # the model did not use the most relevant sentence: show it too, so a terse or off-target

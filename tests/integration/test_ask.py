@@ -204,3 +204,19 @@ def test_planted_injection_is_data_not_instructions(injected_store: Path) -> Non
     assert not answer.abstained
     assert_citations_valid(pipeline, answer)
     assert answer.model == "local:qwen2.5-coder-0.5b"
+
+
+def test_a_draft_that_only_restates_the_question_gets_the_cited_fact_added(
+    evidence_pipeline, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    question = "Where did John Healey host the coalition of the willing?"
+    evidence = next(iter(evidence_pipeline.stream(question)))
+    n = next(e.n for e in evidence.evidence if "Brussels" in e.text)
+    with FakeOpenAIServer() as server:
+        # the model cites the right sentence but its own words hold no place
+        server.script(reply(f"John Healey hosted the coalition of the willing [{n}]."))
+        answer = _hosted(evidence_pipeline, server).ask(question)
+    assert answer.text.startswith("John Healey hosted the coalition of the willing")
+    assert "Brussels" in answer.text and n in {c.n for c in answer.citations}
+    assert_citations_valid(evidence_pipeline, answer)
