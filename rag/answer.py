@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rag import cite
 from rag.errors import InputError, ModelError
 from rag.evidence import answer_type, answer_type_fit, quantity_is_missing
+from rag.keyword import tokenize
 from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
@@ -40,6 +41,7 @@ UNVERIFIED_NOTICE = (
     "The model's answer could not be verified against the articles; showing the evidence instead."
 )
 PROMPT_MARGIN_TOKENS = 64
+MAX_RESTATED_EXTRA = 3  # cited sentences added to a draft that only restates the question
 
 
 @lru_cache(maxsize=4)
@@ -70,8 +72,13 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
 
 
 def unknown_names(question: str, mentioned: Callable[[str], bool]) -> list[str]:
-    """Names the question asks about that the articles never mention (then they cannot answer it)."""
-    return [name for name in names_in(question) if not mentioned(name)]
+    """Names the question asks about that the articles never mention (then they cannot answer it).
+
+    A lone capitalised word opening the question is not taken for a name ("Apart from Ukraine, ...").
+    """
+    opening = re.match(r"\s*([\w’'\-]+)", question)
+    first = opening.group(1) if opening else ""
+    return [name for name in names_in(question) if name != first and not mentioned(name)]
 
 
 def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
@@ -96,7 +103,10 @@ def asked_facts(kind: str, question: str, text: str) -> set[str]:
 
 
 def has_asked_fact(question: str, answer_text: str) -> bool:
-    """Whether the answer holds a fact of the kind asked for (always True when the kind is "other")."""
+    """Whether the answer holds a fact of the kind asked for; for questions of no particular kind, whether it
+    says anything the question does not ("Jean-Noel Barrot [1]" to "which topics ... with Jean-Noel Barrot?")."""
+    if not set(tokenize(cite.strip_markers(answer_text))) - set(tokenize(question)):
+        return False
     kind = answer_type(question)
     return kind == "other" or bool(asked_facts(kind, question, answer_text))
 
@@ -273,6 +283,8 @@ class Answerer:
             extra = missing_evidence(
                 standalone, verified.text, candidates, cited=verified.cited if answered else ()
             )
+            if not answered and not extra:  # no kind of fact to look for: show what the draft cited
+                extra = [e for e in candidates if e.n in verified.cited][:MAX_RESTATED_EXTRA]
             most_relevant = max(candidates, key=lambda e: e.score)
             if most_relevant.n not in verified.cited and most_relevant not in extra:
                 # the model did not use the most relevant sentence: show it too, so a terse or off-target

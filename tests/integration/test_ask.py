@@ -220,3 +220,18 @@ def test_a_draft_that_only_restates_the_question_gets_the_cited_fact_added(
     assert answer.text.startswith("John Healey hosted the coalition of the willing")
     assert "Brussels" in answer.text and n in {c.n for c in answer.citations}
     assert_citations_valid(evidence_pipeline, answer)
+
+
+def test_a_draft_made_only_of_the_questions_words_gets_its_cited_sentences_added(
+    evidence_pipeline, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    question = "Apart from Ukraine, what would Rubio and Witkoff discuss with Jean-Noel Barrot?"
+    evidence = next(iter(evidence_pipeline.stream(question)))
+    n = next(e.n for e in evidence.evidence if "Middle East" in e.text)
+    with FakeOpenAIServer() as server:
+        server.script(reply(f"Jean-Noel Barrot [{n}]."))
+        answer = _hosted(evidence_pipeline, server).ask(question)
+    assert answer.text.startswith("Jean-Noel Barrot")
+    assert "Middle East" in answer.text and n in {c.n for c in answer.citations}
+    assert_citations_valid(evidence_pipeline, answer)

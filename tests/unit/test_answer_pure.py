@@ -9,6 +9,7 @@ from rag.answer import (
     missing_evidence,
     repetition_start,
     trim_loop,
+    unknown_names,
 )
 from rag.types import Evidence, SourceSpan
 
@@ -66,4 +67,20 @@ def test_an_answer_that_restates_the_question_holds_no_asked_fact() -> None:
     assert has_asked_fact(where, "John Healey hosted it at Nato headquarters in Brussels [1].")
     assert not has_asked_fact("How many people died?", "People died in the strike [2].")
     assert has_asked_fact("How many people died?", "Three people died [2].")
-    assert has_asked_fact("Why did they meet?", "To talk [1].")  # no kind of fact to look for
+    assert has_asked_fact("Why did they meet?", "To talk [1].")  # no kind of fact: any new word will do
+    topics = "Which topics did Rubio discuss with Jean-Noel Barrot?"
+    assert not has_asked_fact(topics, "Jean-Noel Barrot [1][3].")  # only words of the question
+    assert has_asked_fact(topics, "The Middle East and Iran [3].")
+
+
+def test_unknown_names_are_names_the_articles_never_mention() -> None:
+    known = {"ukraine", "rubio", "emmanuel macron"}.__contains__
+
+    def mentioned(name: str) -> bool:
+        return known(name.lower())
+
+    assert unknown_names("Did Rubio meet Boris Johnson?", mentioned) == ["Boris Johnson"]
+    # an opening word is capitalised because it opens the question, not because it names someone
+    assert unknown_names("Apart from Ukraine, what did Rubio discuss?", mentioned) == []
+    # a run starting with the opening word is still checked (the store looks up each of its words)
+    assert unknown_names("Regarding Kyiv, what was said?", mentioned) == ["Regarding Kyiv"]
