@@ -206,32 +206,32 @@ def test_planted_injection_is_data_not_instructions(injected_store: Path) -> Non
     assert answer.model == "local:qwen2.5-coder-0.5b"
 
 
-def test_a_draft_that_only_restates_the_question_gets_the_cited_fact_added(
-    evidence_pipeline, monkeypatch
+@pytest.mark.parametrize(
+    ("question", "draft", "fact"),
+    [
+        # a "where" draft that cites the right sentence but names no place itself
+        (
+            "Where did John Healey host the coalition of the willing?",
+            "John Healey hosted the coalition of the willing",
+            "Brussels",
+        ),
+        # a draft made only of the question's own words
+        (
+            "Apart from Ukraine, what would Rubio and Witkoff discuss with Jean-Noel Barrot?",
+            "Jean-Noel Barrot",
+            "Middle East",
+        ),
+    ],
+)
+def test_a_draft_that_only_restates_the_question_gets_its_cited_sentence_added(
+    evidence_pipeline, monkeypatch, question: str, draft: str, fact: str
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    question = "Where did John Healey host the coalition of the willing?"
     evidence = next(iter(evidence_pipeline.stream(question)))
-    n = next(e.n for e in evidence.evidence if "Brussels" in e.text)
+    n = next(e.n for e in evidence.evidence if fact in e.text)
     with FakeOpenAIServer() as server:
-        # the model cites the right sentence but its own words hold no place
-        server.script(reply(f"John Healey hosted the coalition of the willing [{n}]."))
+        server.script(reply(f"{draft} [{n}]."))
         answer = _hosted(evidence_pipeline, server).ask(question)
-    assert answer.text.startswith("John Healey hosted the coalition of the willing")
-    assert "Brussels" in answer.text and n in {c.n for c in answer.citations}
-    assert_citations_valid(evidence_pipeline, answer)
-
-
-def test_a_draft_made_only_of_the_questions_words_gets_its_cited_sentences_added(
-    evidence_pipeline, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    question = "Apart from Ukraine, what would Rubio and Witkoff discuss with Jean-Noel Barrot?"
-    evidence = next(iter(evidence_pipeline.stream(question)))
-    n = next(e.n for e in evidence.evidence if "Middle East" in e.text)
-    with FakeOpenAIServer() as server:
-        server.script(reply(f"Jean-Noel Barrot [{n}]."))
-        answer = _hosted(evidence_pipeline, server).ask(question)
-    assert answer.text.startswith("Jean-Noel Barrot")
-    assert "Middle East" in answer.text and n in {c.n for c in answer.citations}
+    assert answer.text.startswith(draft)
+    assert fact in answer.text and n in {c.n for c in answer.citations}
     assert_citations_valid(evidence_pipeline, answer)
