@@ -307,8 +307,9 @@ def _record_drafts(path: Path, raw: str) -> tuple[list[Draft], list[Skipped]]:
             data = json.loads(raw)
         except json.JSONDecodeError as e:
             raise _Skip(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
-        items = data if isinstance(data, list) else [data]
-        records = [(f"record {n}", n, item) for n, item in enumerate(items, start=1)]
+        if not isinstance(data, list):  # one article: its file stem is its id, as for a .txt or .md file
+            return [Draft(str(path), "", functools.partial(parse_record, data, path.stem, str(path)))], []
+        records = [(f"record {n}", n, item) for n, item in enumerate(data, start=1)]
     drafts = [
         Draft(str(path), where, functools.partial(parse_record, record, f"{path.stem}-{n}", str(path)))
         for where, n, record in records
@@ -317,27 +318,24 @@ def _record_drafts(path: Path, raw: str) -> tuple[list[Draft], list[Skipped]]:
 
 
 def parse_record(record: Any, default_id: str, path: str | None = None) -> Article:
-    """An Article from a JSON record with id, title, source, published_at, url and body (or text).
+    """An Article from a JSON record: its text under `body`, `text` or `content`; `id` (or `doc_id`), and the
+    same metadata keys as a text file's header (title/headline, source/outlet/publisher/site,
+    published_at/published/date, url/link).
 
-    Without an `id` the article gets `default_id` (the loader passes "<file stem>-<line or position>").
+    Without an id the article gets `default_id`: the file stem for a .json file holding one object, else
+    "<file stem>-<line or position>".
     """
     if not isinstance(record, dict):
         raise _Skip(f"expected a JSON object, got {type(record).__name__}")
-    body = record.get("body")
-    if body is None:
-        body = record.get("text")
+    body = next((record[k] for k in ("body", "text", "content") if record.get(k) is not None), None)
     if not isinstance(body, str) or not body.strip():
-        raise _Skip("record has no 'body' (or 'text') with article text")
-    doc_id = record.get("id")
+        raise _Skip("record has no 'body' (or 'text' or 'content') with article text")
+    doc_id = next((record[k] for k in ("id", "doc_id") if record.get(k) is not None), None)
     doc_id = str(doc_id).strip() if isinstance(doc_id, str | int) and str(doc_id).strip() else default_id
-    date_value = record.get("published_at") or record.get("date")
-    meta = _Meta(
-        title=_opt_str(record.get("title")),
-        source=_opt_str(record.get("source")),
-        published_at=normalize_date(str(date_value)) if date_value else None,
-        url=_opt_str(record.get("url")),
-    )
-    return _finish(doc_id, normalize_text(body), body, path, meta)
+    fields = {
+        k.lower(): str(v).strip() for k, v in record.items() if isinstance(v, str | int) and str(v).strip()
+    }
+    return _finish(doc_id, normalize_text(body), body, path, _meta_from_fields(fields))
 
 
 def _opt_str(value: Any) -> str | None:

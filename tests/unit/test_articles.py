@@ -359,7 +359,10 @@ def test_load_directory_of_mixed_files() -> None:
     ]
     assert skipped == [
         Skipped(str(MIXED / "d_records.jsonl"), "line 2 is not valid JSON (Expecting value)"),
-        Skipped(str(MIXED / "d_records.jsonl"), "line 3: record has no 'body' (or 'text') with article text"),
+        Skipped(
+            str(MIXED / "d_records.jsonl"),
+            "line 3: record has no 'body' (or 'text' or 'content') with article text",
+        ),
         Skipped(
             str(MIXED / "h_report.pdf"),
             "unsupported file type '.pdf'; supported: .htm, .html, .json, .jsonl, .markdown, .md, .txt",
@@ -516,8 +519,8 @@ def test_json_records_must_be_objects_with_a_body(tmp_path: Path) -> None:
     assert [a.doc_id for a in articles] == ["ok"]
     assert [s.reason for s in skipped] == [
         "record 2: expected a JSON object, got str",
-        "record 3: record has no 'body' (or 'text') with article text",
-        "record 4: record has no 'body' (or 'text') with article text",
+        "record 3: record has no 'body' (or 'text' or 'content') with article text",
+        "record 4: record has no 'body' (or 'text' or 'content') with article text",
     ]
 
 
@@ -533,6 +536,37 @@ def test_single_json_object_and_cleaning_of_its_body(tmp_path: Path) -> None:
         "2024-06-02",
     )
     assert article.title == "The port reopened on 2 June 2024"
+
+
+def test_json_ids_and_metadata_keys(tmp_path: Path) -> None:
+    """A lone object is named by its file (as gold files cite file stems); records in a list by position;
+    `doc_id` works as `id`, and the header keys of text files work in records too."""
+    lone = one(
+        write(
+            tmp_path / "port_story.json",
+            json.dumps(
+                {
+                    "headline": "Port reopens",
+                    "outlet": "Coast News",
+                    "date": "2024-06-02",
+                    "link": "https://c.example/p",
+                    "content": "The port reopened on Sunday.",
+                }
+            ),
+        )
+    )
+    assert (lone.doc_id, lone.title, lone.source, lone.published_at, lone.url, lone.text) == (
+        "port_story",
+        "Port reopens",
+        "Coast News",
+        "2024-06-02",
+        "https://c.example/p",
+        "The port reopened on Sunday.",
+    )
+    listed, _ = load_path(
+        write(tmp_path / "many.json", json.dumps([{"body": "One."}, {"doc_id": "two", "body": "Two."}]))
+    )
+    assert [a.doc_id for a in listed] == ["many-1", "two"]
 
 
 def test_header_lines_and_front_matter(tmp_path: Path) -> None:

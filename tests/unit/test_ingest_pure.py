@@ -268,7 +268,7 @@ def test_progress_counts_every_article_found_and_a_bad_record_is_reported(tmp_pa
     )
     assert report.added == 2
     assert [s.reason for s in report.skipped] == [
-        "line 2: record has no 'body' (or 'text') with article text"
+        "line 2: record has no 'body' (or 'text' or 'content') with article text"
     ]
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
