@@ -26,7 +26,14 @@ from rag import cite
 from rag.errors import InputError, ModelError
 from rag.evidence import answer_type, answer_type_fit, quantity_is_missing
 from rag.keyword import tokenize
-from rag.question import condense, merge_dates, names_in, resolve_relative_dates, validate_question
+from rag.question import (
+    condense,
+    merge_dates,
+    name_forms,
+    names_in,
+    resolve_relative_dates,
+    validate_question,
+)
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
 
@@ -74,11 +81,19 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
 def unknown_names(question: str, mentioned: Callable[[str], bool]) -> list[str]:
     """Names the question asks about that the articles never mention (then they cannot answer it).
 
-    A lone capitalised word opening the question is not taken for a name ("Apart from Ukraine, ...").
+    A lone capitalised word opening the question is not taken for a name ("Apart from Ukraine, ..."); a name
+    counts as mentioned when some word of it is, or every word of one of its other `name_forms` ("CEO" as
+    "chief executive").
     """
     opening = re.match(r"\s*([\w’'\-]+)", question)
     first = opening.group(1) if opening else ""
-    return [name for name in names_in(question) if name != first and not mentioned(name)]
+    return [
+        name
+        for name in names_in(question)
+        if name != first
+        and not mentioned(name)
+        and not any(all(mentioned(word) for word in form.split()) for form in name_forms(name)[1:])
+    ]
 
 
 def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:

@@ -27,8 +27,41 @@ _PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his)\b", re.I)
 _NAME = re.compile(r"\b(?:[A-ZÀ-Þ][\w’'\-]+)(?:\s+(?:[A-ZÀ-Þ][\w’'\-]+))*")
 _GENERIC_CAPS = frozenset(
     "What Who When Where Which How Why Did Does Do Is Are Was Were The A An And But In On At According Also "
-    "Mr Mrs Ms Dr He She They It I".split()
+    "Mr Mrs Ms Dr He She They It I I've I'm I'd I'll I’ve I’m I’d I’ll Can Could Should Would Will Has Have "
+    "Had Tell Please Give List Name Describe Explain Summarise Summarize Compare".split()
 )
+# Names a question may use where articles write something else: acronyms spelled out, and the news habit of
+# naming a government by its seat ("Brussels" for the European Commission). A name counts as mentioned in
+# the articles when it or one of these forms is (see `name_forms`).
+_OTHER_FORMS: dict[str, tuple[str, ...]] = {
+    "CEO": ("chief executive",),
+    "CFO": ("chief financial officer",),
+    "COO": ("chief operating officer",),
+    "CTO": ("chief technology officer",),
+    "PM": ("prime minister",),
+    "MP": ("member of parliament", "lawmaker"),
+    "EU": ("European Union", "European Commission", "Brussels"),
+    "UN": ("United Nations",),
+    "US": ("United States", "American", "America", "Washington"),
+    "USA": ("United States", "American", "America"),
+    "UK": ("United Kingdom", "Britain", "British"),
+    "Brussels": ("European Commission", "European Union", "EU"),
+    "Washington": ("United States", "US", "White House", "American"),
+    "White House": ("US", "United States", "Washington"),
+    "Moscow": ("Russia", "Russian", "Kremlin"),
+    "Kremlin": ("Russia", "Russian", "Moscow"),
+    "Beijing": ("China", "Chinese"),
+    "Kyiv": ("Kiev", "Ukraine", "Ukrainian"),
+    "Kiev": ("Kyiv", "Ukraine", "Ukrainian"),
+    "London": ("Britain", "British", "UK", "Downing Street"),
+    "Downing Street": ("Britain", "British", "UK", "prime minister"),
+    "Berlin": ("Germany", "German"),
+    "Paris": ("France", "French", "Elysee", "Élysée"),
+    "Elysee": ("France", "French", "Paris", "Élysée"),
+    "Tokyo": ("Japan", "Japanese"),
+    "Tehran": ("Iran", "Iranian"),
+    "Wall Street": ("shares", "stock", "investors", "Nasdaq", "NYSE"),
+}
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -58,6 +91,12 @@ def names_in(text: str) -> list[str]:
         if words:
             names.append(" ".join(words))
     return names
+
+
+def name_forms(name: str) -> tuple[str, ...]:
+    """`name` and the other forms articles may use for it ("CEO" -> "chief executive"; "Brussels" -> "European
+    Commission"); see `_OTHER_FORMS`."""
+    return (name, *_OTHER_FORMS.get(name, ()))
 
 
 def is_followup(question: str) -> bool:
