@@ -214,7 +214,7 @@ class Answerer:
         s = self._settings
         t0 = time.perf_counter()
         question = validate_question(question, s.max_question_chars)
-        standalone = condense(question, history)
+        standalone = condense(question, history, asks_person=lambda q: answer_type(q) == "person")
         dated = resolve_relative_dates(standalone, self._anchor_date)
         filters = merge_dates(filters or Filters(), dated)
         standalone = dated.question

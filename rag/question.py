@@ -27,6 +27,7 @@ _PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his)\b", re.I)
 _NAME = re.compile(r"\b(?:[A-ZÀ-Þ][\w’'\-]+)(?:\s+(?:[A-ZÀ-Þ][\w’'\-]+))*")
 _GENERIC_CAPS = frozenset(
     "What Who When Where Which How Why Did Does Do Is Are Was Were The A An And But In On At According Also "
+    "Who's What's Where's When's How's Who’s What’s Where’s When’s How’s "
     "Mr Mrs Ms Dr He She They It I I've I'm I'd I'll I’ve I’m I’d I’ll Can Could Should Would Will Has Have "
     "Had Tell Please Give List Name Describe Explain Summarise Summarize Compare".split()
 )
@@ -107,17 +108,50 @@ def is_followup(question: str) -> bool:
     return bool(_PRONOUN.search(question)) and not names_in(question)
 
 
-def condense(question: str, history: Sequence[Turn]) -> str:
-    """A standalone version of `question` given the earlier turns (unchanged when it is not a follow-up)."""
+def answered_name(previous: Turn) -> str | None:
+    """The name a "who" turn answered with: in the answer sentence sharing most words with the question (its
+    names aside), the first name the question does not hold; a run is cut to its last two words ("Mayor
+    Katrin Vossberg" -> "Katrin Vossberg") and a lone capitalised word opening a sentence is passed over.
+    None when the answer holds no new name."""
+    from rag.keyword import tokenize
+
+    known = {w.casefold() for n in names_in(previous.question) for w in n.split()}
+    asked = set(tokenize(previous.question)) - set(tokenize(" ".join(known)))
+    answer = re.sub(r"\s*\[\d+\]", "", previous.answer)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer) if s]
+    ranked = sorted(sentences, key=lambda s: -len(asked & set(tokenize(s))))  # stable: ties keep their order
+    for sentence in ranked:
+        for match in _NAME.finditer(sentence):
+            words = [w for w in match.group(0).split() if w not in _GENERIC_CAPS]
+            if not words or (match.start() == 0 and len(words) == 1):
+                continue
+            if not any(w.casefold() in known for w in words):
+                return " ".join(words[-2:])
+    return None
+
+
+def condense(
+    question: str, history: Sequence[Turn], asks_person: Callable[[str], bool] = lambda q: False
+) -> str:
+    """A standalone version of `question` given the earlier turns (unchanged when it is not a follow-up).
+
+    A pronoun stands for the first name of the previous question, or, when that asked "who"
+    (`asks_person`), for the person its answer named (`answered_name`).
+    """
     if not history or not is_followup(question):
         return question
     previous = history[-1]
     context_names = names_in(previous.question) or names_in(previous.answer)[:3]
+    person = None
+    if _PERSON_PRONOUN.search(question) and asks_person(previous.question):
+        person = answered_name(previous)
+    if person is not None:
+        context_names = [person, *(n for n in context_names if n != person)]
     if not context_names:
         return f"{question} ({previous.question})"
     text = question
     if _PERSON_PRONOUN.search(text):
-        text = _PERSON_PRONOUN.sub(lambda m: _replacement(m.group(1), context_names[0]), text, count=1)
+        text = _PERSON_PRONOUN.sub(lambda m: _replacement(m, context_names[0]), text, count=1)
     text = re.sub(r"^\s*(?:and|but|also|so|then)\s+", "", text, flags=re.I)
     missing = [n for n in context_names if n not in text]
     if missing:
@@ -125,8 +159,19 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     return text[0].upper() + text[1:]
 
 
-def _replacement(pronoun: str, name: str) -> str:
-    return f"{name}'s" if pronoun.lower() == "his" else name
+_NOT_AFTER_POSSESSIVE = frozenset(
+    "about to for with in on at from by of and or but that if when after before again as than".split()
+)
+
+
+def _replacement(match: re.Match[str], name: str) -> str:
+    """`name` for the pronoun matched, possessive for "his" and for "her" before a noun ("her company")."""
+    pronoun = match.group(1).lower()
+    after = re.match(r"\s+([A-Za-z]+)", match.string[match.end() :])
+    possessive = pronoun == "his" or (
+        pronoun == "her" and after is not None and after.group(1).lower() not in _NOT_AFTER_POSSESSIVE
+    )
+    return f"{name}'s" if possessive else name
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from rag.errors import InputError
 from rag.question import (
     DatedQuestion,
+    answered_name,
     condense,
     is_followup,
     merge_dates,
@@ -144,6 +145,37 @@ def test_every_previous_name_is_carried_over() -> None:
 def test_only_the_last_turn_counts() -> None:
     history = [Turn("What did Marco Rubio say?", "..."), LAMMY_TURN]
     assert condense("and what did he say?", history) == "What did David Lammy say?"
+
+
+def test_after_a_who_question_the_pronoun_is_the_person_answered() -> None:
+    def asks_person(q: str) -> bool:
+        return q.startswith("Who")
+
+    whitcombe = Turn("Who's the CEO of Halvorsen?", "Dana Whitcombe is the chief executive of Halvorsen [2].")
+    assert (
+        condense("And how did her company's stock react?", [whitcombe], asks_person)
+        == "How did Dana Whitcombe's company's stock react (CEO, Halvorsen)?"
+    )
+    assert condense("What did they tell her about it?", [whitcombe], asks_person).startswith(
+        "What did they tell Dana Whitcombe about it"
+    )
+    # the answer sentence that shares the question's words wins; a title before the name is dropped
+    mayor = Turn(
+        "Who is the mayor of Dravenburg?",
+        "DRAVENBURG, March 13 (Wire) - Eleven people died [1]. For Mayor Katrin Vossberg, the inquiry is not "
+        "enough [3]. Prime Minister Annika Feldmann toured the town [6].",
+    )
+    assert (
+        condense("And what does she want?", [mayor], asks_person)
+        == "What does Katrin Vossberg want (Dravenburg)?"
+    )
+    # without `asks_person` (or when the question did not ask who) the question's own name is used
+    assert condense("And what does she want?", [mayor]) == "What does Dravenburg want?"
+
+
+def test_answered_name_needs_a_name_the_question_lacks() -> None:
+    assert answered_name(Turn("Who met Rubio?", "Rubio met nobody [1].")) is None
+    assert answered_name(Turn("Who met Rubio?", "Rubio met Sergei Lavrov in Riyadh [1].")) == "Sergei Lavrov"
 
 
 def test_previous_question_is_appended_when_no_names_are_known() -> None:
