@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import json
 import os
 import re
@@ -278,7 +279,10 @@ def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
     body = "\n\n".join(line for line in text.split("\n") if line.strip())
     meta = _Meta(
         title=found.get("title") or None,
-        source=found.get("sitename") or found.get("hostname") or None,
+        source=found.get("sitename")
+        or _title_suffix(raw)
+        or sniff_outlet(_visible_text(raw))
+        or found.get("hostname"),
         published_at=normalize_date(found["date"]) if found.get("date") else None,
         url=found.get("url") or None,
     )
@@ -288,6 +292,22 @@ def parse_html(doc_id: str, raw: str, path: str | None = None) -> Article:
         # a page of links or a bare menu: trafilatura found no running text
         raise _Skip("no article text found in the HTML page")
     return _finish(doc_id, body, raw, path, meta)
+
+
+def _title_suffix(raw: str) -> str | None:
+    """The site name after the headline in an HTML <title> ("Headline | The Observer"), else None."""
+    m = re.search(r"<title[^>]*>(.*?)</title>", raw, re.I | re.S)
+    if not m:
+        return None
+    parts = re.split(r"\s+[|–—-]\s+", html.unescape(" ".join(m.group(1).split())))
+    last = parts[-1].strip() if len(parts) >= 2 else ""
+    return last if 1 <= len(last.split()) <= 5 and last[:1].isupper() else None
+
+
+def _visible_text(raw: str) -> str:
+    """An HTML page's text, one element per line (for outlet sniffing; not the article text)."""
+    without = re.sub(r"<(script|style)\b.*?</\1>", " ", raw, flags=re.I | re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", without))
 
 
 def _record_drafts(path: Path, raw: str) -> tuple[list[Draft], list[Skipped]]:
@@ -478,9 +498,16 @@ def find_date(text: str) -> str | None:
 
 
 def stamped_date(raw: str) -> str | None:
-    """The date of the first "Published: ..." / "Updated on ..." line of `raw`, or None."""
+    """The date of the first "Published: ..." / "Updated on ..." line of `raw`, else of a byline near the
+    top ("By Jane Doe, The Gazette — 12 March 2026"), or None."""
     for m in _STAMP_LINE.finditer(raw):
         found = find_date(m.group("rest"))
+        if found:
+            return found
+    for m in _BYLINE.finditer(raw[:3000]):
+        start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())  # `^\s*` may start on a blank line
+        line_end = raw.find("\n", start)
+        found = find_date(raw[start : line_end if line_end >= 0 else len(raw)])
         if found:
             return found
     return None
@@ -511,11 +538,30 @@ _COPYRIGHT = re.compile(
 _PROPER_NAME = re.compile(r"\bThe(?: [A-Z][\w&'-]+){1,3}\b")
 
 
+# "AUSTIN, Texas, Sept 8 (Continental Wire) - ...", "LONDON (Reuters) — ..."
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'’-]+(?:,[^()\n]{0,40})?\s\((?P<name>[A-Z][\w&.'’ -]{1,40}?)\)\s*[-—–]\s", re.M
+)
+# "By Tobias Renner, Sarn Valley Gazette — Thursday, 12 March 2026"
+_BYLINE = re.compile(
+    r"^\s*By\s+[A-Z][\w.'’-]+(?:\s+(?:[A-Z][\w.'’-]+|de|van|von|der|da|di|le|la)){0,4}\s*(?:,\s*"
+    r"(?P<name>[A-Z][\w&'’ .-]{2,60}?))?\s*(?:[—–|]|\s-\s|$)",
+    re.M,
+)
+_ROLE_WORDS = re.compile(
+    r"\b(?:editor|correspondent|reporter|writer|staff|chief|senior|columnist|analyst|contributor|bureau|desk|"
+    r"political|business|economics|technology|science|health|affairs|in|at|and)\b",
+    re.I,
+)
+
+
 def sniff_outlet(raw: str) -> str | None:
     """The outlet that published `raw`, when the text says so, else None.
 
     Looks for (in order) a `source:`/`outlet:`/`publisher:` header line, a "Copyright © 2014-2025 NAME"
-    line, and a name repeated inside the outlet's own appeal for support ("The Independent is ...").
+    line, a wire dateline ("PARIS, April 17 (Reuters) - ..."), a byline naming the outlet ("By Jane Doe,
+    The Gazette — ..."; not a job title), and a name repeated inside the outlet's own appeal for support
+    ("The Independent is ...").
     """
     m = _OUTLET_HEADER.search(raw)
     if m:
@@ -523,6 +569,14 @@ def sniff_outlet(raw: str) -> str | None:
     for m in _COPYRIGHT.finditer(raw):
         name = m.group("name").strip(" .,-–—|")
         if name and not name[0].isdigit() and len(name.split()) <= 10:
+            return name
+    head = raw[:3000]
+    m = _DATELINE.search(head)
+    if m:
+        return m.group("name").strip()
+    for m in _BYLINE.finditer(head):
+        name = (m.group("name") or "").strip(" .")
+        if name and len(name.split()) <= 6 and not _ROLE_WORDS.search(name):
             return name
     for paragraph in re.split(r"\n\s*\n", raw):
         if _boilerplate_score(paragraph) >= 6:
@@ -628,6 +682,8 @@ def is_boilerplate(line: str) -> bool:
         return True
     if _STAMP_LINE.match(line) and find_date(line) and not _is_sentence_like(line):
         return True
+    if len(words) <= 20 and _BYLINE.match(line) and not _is_sentence_like(line):
+        return True  # "By Jane Doe, Political Editor | 12 March 2026"
     score = _boilerplate_score(line)
     second_person = len(_SECOND_PERSON.findall(line))
     if not _is_sentence_like(line) and len(words) <= 25:

@@ -123,6 +123,14 @@ def test_normalize_date(value: str, expected: str | None) -> None:
             "readers like you. Subscribe.\n\nThe mayor spoke on Monday.",
             "The Gazette",
         ),
+        ("AUSTIN, Texas, Sept 8 (Continental Wire) - The company said on Tuesday.", "Continental Wire"),
+        ("Headline\n\nLONDON (Reuters) — Prices rose.", "Reuters"),
+        (
+            "Headline\n\nBy Tobias Renner, Sarn Valley Gazette — Thursday, 12 March 2026\n\nBody.",
+            "Sarn Valley Gazette",
+        ),
+        ("By Martin Achterberg, Senior Technology Editor | September 12, 2026\n\nBody.", None),  # a job title
+        ("By contrast, The Gazette said on Monday that it would not run the story.", None),
         ("The mayor spoke. The Gazette reported it. The Gazette said more.", None),
         ("Plain reporting without any outlet marker.", None),
         ("Copyright law was debated in parliament on Tuesday, the minister said.", None),
@@ -283,8 +291,7 @@ def test_clean_text_of_a_typical_scraped_page() -> None:
         "Most Read\n\nMan wins lottery twice\n\nStorm hits coast\n\n"
         "Comments (12)\n\nGreat article! Really enjoyed it."
     )
-    assert clean_text(raw) == (
-        "By Jane Roe, Political Correspondent\n\n"
+    assert clean_text(raw) == (  # the byline goes too: it is not reporting (see sniff_outlet for its use)
         "The prime minister announced a review of energy prices on Thursday, saying bills had risen.\n\n"
         'The review will report by the autumn, officials said. "We will act," she told MPs.\n\n'
         "Energy firms said they would cooperate with the review."
@@ -461,6 +468,34 @@ def test_missing_path_is_reported(tmp_path: Path) -> None:
 def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
     path = write(tmp_path / name, data)
     assert reasons(path) == [reason]
+
+
+def test_outlet_headline_and_byline_of_a_plain_text_and_an_html_file(tmp_path: Path) -> None:
+    """The headline line of a .txt is its title; a byline gives outlet and date and is not body;
+    an HTML page names its outlet after the headline in <title> or in its copyright footer."""
+    txt = one(
+        write(
+            tmp_path / "dam.txt",
+            "Anger grows over dam release\n\nBy Tobias Renner, Sarn Valley Gazette — Thursday, 12 March 2026\n\n"
+            "Residents say they had forty minutes to escape.",
+        )
+    )
+    assert (txt.title, txt.source, txt.published_at, txt.text) == (
+        "Anger grows over dam release",
+        "Sarn Valley Gazette",
+        "2026-03-12",
+        "Anger grows over dam release\n\nResidents say they had forty minutes to escape.",
+    )
+    body = "<p>The political fallout from the flood intensified on Friday as the opposition leader spoke.</p>"
+    titled = one(
+        write(
+            tmp_path / "t.html",
+            f"<html><head><title>Blame game | The Capital Observer</title></head><body>{body}</body></html>",
+        )
+    )
+    assert titled.source == "The Capital Observer"
+    footer = f"<html><head><title>Blame game</title></head><body><article>{body}</article><footer><p>&copy; 2026 The Capital Observer. All rights reserved.</p></footer></body></html>"
+    assert one(write(tmp_path / "f.html", footer)).source == "The Capital Observer"
 
 
 def test_html_page_without_running_text_is_skipped(tmp_path: Path) -> None:
