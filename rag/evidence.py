@@ -3,7 +3,8 @@
 Small CPU models answer well from a handful of sentences and badly from six whole chunks, and sentences are
 what a reader wants highlighted. Steps: split passages into sentences with article spans; merge near-identical
 sentences across outlets (keeping every source); score each against the question (embedding similarity plus
-keyword overlap plus the passage's retrieval rank); pick a diverse few by maximal marginal relevance.
+keyword overlap plus the passage's retrieval rank); pick a diverse few by maximal marginal relevance, with
+at least one sentence from each outlet the question names.
 """
 
 from __future__ import annotations
@@ -131,13 +132,23 @@ _WHICH_NOUN = re.compile(
 )
 
 
+# "What did Lammy say about ...", "How did the minister describe ...": answered by someone's own words
+_ASKS_QUOTE = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:what|how)\s+(?:did|does|do|has|have|had)\s+(?:[\w’'.\-]+\s+){1,8}?"
+    r"(?:say|tell|write|post|describe|call|warn|claim|argue|add|react|respond|reply|characteri[sz]e)\b",
+    re.I,
+)
+QUOTE_MARKS = re.compile(r"[\"“”«»]")
+
+
 def answer_type(question: str) -> str:
-    """What kind of fact the question asks for: "person", "number", "date", "place" or "other"."""
+    """What kind of fact the question asks for: "person", "number", "date", "place", "quote" (what someone
+    said) or "other"."""
     match = _WH.search(question)
     if match is None:
         noun = _WHICH_NOUN.search(question)
         if noun is None:
-            return "other"
+            return "quote" if _ASKS_QUOTE.search(question) else "other"
         return "person" if noun.group("person") else "place"
     word = match.group(1).lower()
     if word in ("who", "whom", "whose"):
@@ -156,6 +167,8 @@ def answer_type_fit(kind: str, question: str, sentence: str) -> float:
     """
     if kind == "other":
         return 0.0
+    if kind == "quote":
+        return 1.0 if QUOTE_MARKS.search(sentence) else 0.0
     if kind in ("person", "place"):
         asked = normalize_words(question)
         # people have two-word names ("Marco Rubio"); places often one ("Sumy"), so for places any run of
@@ -239,6 +252,51 @@ def mmr(scores: np.ndarray, similarity: np.ndarray, k: int, lam: float = MMR_LAM
     return picked
 
 
+def named_outlets(question: str, outlets: Sequence[str]) -> list[str]:
+    """The outlets among `outlets` that the question names ("... reported by The Northern Courier", "IRIA
+    says"): the name without a leading "The", or one part of a "Name - Tagline" name, as whole words (pure)."""
+    asked = " " + " ".join(re.findall(r"\w+", question.casefold())) + " "
+    found = []
+    for outlet in dict.fromkeys(outlets):
+        parts = [outlet, *re.split(r"\s+[-–—|:]\s+", outlet)]
+        for part in parts:
+            words = re.findall(r"\w+", part.casefold())
+            if words and words[0] == "the":
+                words = words[1:]
+            if len(words) == 1:  # one word must be written as a name: "The Independent", not "independent"
+                named = re.search(rf"(?<!\w){re.escape(part.split()[-1])}(?!\w)", question) is not None
+            else:
+                named = f" {' '.join(words)} " in asked
+            if named and len(" ".join(words)) > 2:
+                found.append(outlet)
+                break
+    return found
+
+
+def cover_outlets(
+    picked: list[int], outlets: Sequence[str], candidates: Sequence[Candidate], scores: np.ndarray
+) -> list[int]:
+    """`picked` with the best sentence of each outlet in `outlets` that has none, replacing the lowest-ranked
+    picks (a question comparing two outlets needs what each of them said) (pure)."""
+    picked = list(picked)
+    protected: set[int] = set()
+    for outlet in outlets:
+        have = [i for i in picked if any(sp.source == outlet for sp in candidates[i].spans)]
+        if have:
+            protected.update(have[:1])
+            continue
+        own = [i for i in range(len(candidates)) if any(sp.source == outlet for sp in candidates[i].spans)]
+        if not own:
+            continue
+        best = max(own, key=lambda i: scores[i])
+        replaceable = [i for i in picked if i not in protected]
+        if replaceable:
+            picked.remove(replaceable[-1])
+        picked.append(best)
+        protected.add(best)
+    return picked
+
+
 class EvidenceSelector:
     """Turns retrieved passages into numbered evidence sentences for one question."""
 
@@ -271,6 +329,9 @@ class EvidenceSelector:
             reranked = np.asarray(self._reranker.scores(question, texts), dtype=np.float32)
             scores = 0.5 * scores + 0.5 * (1.0 / (1.0 + np.exp(-reranked)))
         picked = mmr(scores, vectors @ vectors.T, k)
+        outlets = named_outlets(question, [p.source for p in retrieved.passages])
+        if outlets:
+            picked = cover_outlets(picked, outlets, candidates, scores)
         return tuple(
             Evidence(
                 n=n,

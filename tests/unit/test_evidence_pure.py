@@ -12,8 +12,10 @@ from rag.evidence import (
     answer_type_fit,
     asked_quantity,
     candidate_sentences,
+    cover_outlets,
     keyword_overlap,
     mmr,
+    named_outlets,
     quantity_is_missing,
 )
 from rag.keyword import tokenize
@@ -87,12 +89,15 @@ def test_mmr_ties_take_the_first_index() -> None:
         ("Where did they meet?", "place"),
         ("How many people died?", "number"),
         ("so how much did it cost?", "number"),
-        ("What did Lammy say?", "other"),
+        ("What did Lammy say?", "quote"),
+        ("How did the minister describe the fund?", "quote"),
+        ("and what did the union's regional director tell reporters?", "quote"),
+        ("What did the talks achieve?", "other"),
         ("Which Russian official did Rubio call?", "person"),
         ("Which US special envoy arrived first?", "person"),
         ("In which country were the talks held?", "place"),
         ("What city was hit?", "place"),
-        ("What did a European official say?", "other"),  # asks what was said, not who
+        ("What did a European official say?", "quote"),  # asks what was said, not who
         ("Which platform did he use?", "other"),
         ("How did it go?", "other"),
         ("Tell me who met Lavrov", "other"),  # only an opening wh-word counts
@@ -128,6 +133,9 @@ def test_place_fit_counts_one_word_names_too() -> None:
     ("kind", "sentence", "fit"),
     [
         ("number", "It cost 1,200 dollars.", 1.0),
+        ("quote", '"We will act," she said.', 1.0),
+        ("quote", "He called it “a sticking plaster”.", 1.0),
+        ("quote", "She defended the decision.", 0.0),
         ("number", "Dozens died.", 1.0),
         ("number", "Many died.", 0.0),
         ("date", "They met on 18 February.", 1.0),
@@ -189,6 +197,44 @@ def test_candidates_merge_near_duplicates_across_outlets_and_keep_every_span() -
             0.5,
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        (
+            "How did the toll reported by The Northern Courier differ from Meridian Wire's?",
+            ["Meridian Wire", "The Northern Courier"],
+        ),
+        ("What does IRIA say about the talks?", ["IRIA - International Relations"]),
+        ("What did The Independent report?", ["The Independent"]),
+        ("Was the inquiry independent?", []),  # one word counts only when written as a name
+        ("What did the courier deliver?", []),
+    ],
+)
+def test_named_outlets(question: str, named: list[str]) -> None:
+    outlets = [
+        "Meridian Wire",
+        "The Northern Courier",
+        "IRIA - International Relations",
+        "The Independent",
+        "d.txt",
+    ]
+    assert named_outlets(question, outlets) == named
+
+
+def test_cover_outlets_brings_in_each_named_outlet_once() -> None:
+    bbc = passage(
+        "a", "da", "BBC", "The first sentence is long enough. The second sentence is long enough.", 0
+    )
+    ap = passage("b", "db", "AP", "The third sentence comes from another outlet.", 0)
+    candidates = candidate_sentences(Retrieved((bbc, ap), ((0,), (1,)), (0.1,)))
+    assert [{sp.source for sp in c.spans} for c in candidates] == [{"BBC"}, {"BBC"}, {"AP"}]
+    scores = np.array([0.9, 0.8, 0.5])
+    picked = cover_outlets([0, 1], ["AP"], candidates, scores)
+    assert picked == [0, 2]  # the lowest-ranked pick gives way
+    assert cover_outlets(picked, ["AP", "BBC"], candidates, scores) == picked  # both covered already
+    assert cover_outlets([0, 1], ["Le Monde"], candidates, scores) == [0, 1]  # nothing of it retrieved
 
 
 def test_candidate_spans_index_into_the_article() -> None:
