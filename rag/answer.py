@@ -107,7 +107,10 @@ def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evid
 
 
 def asked_facts(kind: str, question: str, text: str) -> set[str]:
-    """The facts of the asked-for kind in `text`: names (by last word) not in the question, or numbers."""
+    """The facts of the asked-for kind in `text`: names (by last word) not in the question, numbers, or
+    quoted words."""
+    if kind == "quote":
+        return {q.casefold() for q in re.findall(r"[\"“«]([^\"”»]{3,})[\"”»]", text)}
     terms = cite.key_terms(text) - cite.key_terms(question)
     numbers = {t for t in terms if t[0].isdigit()}
     if kind in ("number", "date"):
@@ -139,8 +142,9 @@ def missing_evidence(
     A small model often answers "who attended" with one name of five; these sentences complete the answer.
     """
     kind = answer_type(question)
-    if kind == "other" or not evidence:
-        return []
+    if kind == "other" or not evidence or (kind == "quote" and asked_facts(kind, question, answer_text)):
+        return []  # one quotation answers "what did X say"; more would only lengthen the answer
+    limit = 1 if kind == "quote" else limit
     top = max(e.score for e in evidence)
     present = cite.key_terms(answer_text)
     out = []
@@ -284,7 +288,9 @@ class Answerer:
             yield done(fallback.text, fallback.cited, notice=f"{e} Showing the evidence instead.")
             return
         timings["generate"] = (time.perf_counter() - t_gen) * 1000
-        draft = "".join(draft_parts).strip()
+        draft = (
+            "".join(draft_parts).strip().lstrip(",.;:!?-–—*• \n\t")
+        )  # stray punctuation a small model opens with
         verified = cite.verify(draft, evidence, standalone)
         if not verified.cited and cite.is_abstention(draft):
             yield done(ABSTAIN_MESSAGE, (), abstained=True)

@@ -100,6 +100,21 @@ def name_forms(name: str) -> tuple[str, ...]:
     return (name, *_OTHER_FORMS.get(name, ()))
 
 
+ACRONYMS = tuple(key for key in _OTHER_FORMS if key.isupper())
+
+
+def with_other_forms(text: str, keys: Sequence[str] | None = None) -> str:
+    """`text` followed by the other forms of the names in it that `_OTHER_FORMS` knows (all of them, or only
+    `keys`): "Who is the CEO of X?" -> "Who is the CEO of X? chief executive", for keyword search."""
+    extra = [
+        form
+        for key, forms in _OTHER_FORMS.items()
+        if (keys is None or key in keys) and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text)
+        for form in forms
+    ]
+    return " ".join([text, *extra])
+
+
 def is_followup(question: str) -> bool:
     """Heuristic: the question leans on an earlier turn (opens with "and"/"what about", or uses a pronoun
     without naming anyone)."""

@@ -221,6 +221,12 @@ def test_planted_injection_is_data_not_instructions(injected_store: Path) -> Non
             "Jean-Noel Barrot",
             "Middle East",
         ),
+        # "what did X say" answered without X's words
+        (
+            "What did John Healey say about the plans for a peacekeeping force?",
+            "John Healey spoke about the peacekeeping plans",
+            "real and substantial",
+        ),
     ],
 )
 def test_a_draft_that_only_restates_the_question_gets_its_cited_sentence_added(
@@ -235,3 +241,14 @@ def test_a_draft_that_only_restates_the_question_gets_its_cited_sentence_added(
     assert answer.text.startswith(draft)
     assert fact in answer.text and n in {c.n for c in answer.citations}
     assert_citations_valid(evidence_pipeline, answer)
+
+
+def test_stray_punctuation_opening_a_draft_is_dropped(evidence_pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    question = "Where did John Healey host the coalition of the willing?"
+    evidence = next(iter(evidence_pipeline.stream(question)))
+    n = next(e.n for e in evidence.evidence if "Brussels" in e.text)
+    with FakeOpenAIServer() as server:
+        server.script(reply(f",,,,, He hosted it at Nato headquarters in Brussels [{n}]."))
+        answer = _hosted(evidence_pipeline, server).ask(question)
+    assert answer.text.startswith("He hosted it at Nato headquarters in Brussels")

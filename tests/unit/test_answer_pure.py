@@ -51,6 +51,20 @@ def test_missing_evidence_for_numbers_ignores_low_scoring_sentences() -> None:
     assert missing_evidence("How many people were killed?", "Several people died.", evidence) == [evidence[0]]
 
 
+def test_a_what_did_x_say_answer_is_completed_with_one_quotation() -> None:
+    evidence = [
+        ev(1, "Jonas Brandt defended the decision.", 0.80),
+        ev(2, '"Keeping the gates closed would have been a gamble," Brandt said.', 0.75),
+        ev(3, '"It was a catastrophe," a resident said.', 0.70),
+    ]
+    question = "What did Brandt say about the decision?"
+    assert not has_asked_fact(question, "Brandt defended the decision [1].")
+    assert [e.n for e in missing_evidence(question, "Brandt defended the decision [1].", evidence)] == [2]
+    quoted = 'Brandt said closing the gates would have been "a gamble" [2].'
+    assert has_asked_fact(question, quoted)
+    assert missing_evidence(question, quoted, evidence) == []
+
+
 def test_answering_evidence_keeps_sentences_with_the_asked_for_kind_of_fact() -> None:
     evidence = [ev(1, "The talks were constructive.", 0.9), ev(2, "Marco Rubio met Emmanuel Macron.", 0.7)]
     assert [e.n for e in answering_evidence("Who met Macron?", evidence)] == [2]
