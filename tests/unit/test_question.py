@@ -8,6 +8,7 @@ import pytest
 
 from rag.errors import InputError
 from rag.question import (
+    ACRONYMS,
     DatedQuestion,
     answered_name,
     condense,
@@ -16,6 +17,7 @@ from rag.question import (
     names_in,
     resolve_relative_dates,
     validate_question,
+    with_other_forms,
 )
 from rag.types import Filters, Turn
 
@@ -245,3 +247,12 @@ def test_merge_dates_explicit_filters_win() -> None:
 def test_merge_dates_without_a_question_range_returns_the_filters() -> None:
     filters = Filters(sources=("AP",), until="2025-02-01")
     assert merge_dates(filters, DatedQuestion("x", None, None)) is filters
+
+
+def test_with_other_forms_spells_out_known_names() -> None:
+    assert with_other_forms("Who is the CEO of X?", ACRONYMS) == "Who is the CEO of X? chief executive"
+    assert (
+        with_other_forms("What did Brussels decide?", ACRONYMS) == "What did Brussels decide?"
+    )  # not an acronym
+    assert with_other_forms("What did Brussels decide?").endswith("European Commission European Union EU")
+    assert with_other_forms("Who is the ceo?", ACRONYMS) == "Who is the ceo?"  # written as a name only
