@@ -103,6 +103,20 @@ def test_fast_tier_passes_the_gate(fast_tier: tuple[Path, int, Settings]) -> Non
     assert find_regressions(load_summary(out), load_summary(baseline)) == []
 
 
+@pytest.mark.parametrize("name", ["flood", "chip_takeover"])
+def test_other_corpora_pass_their_gates(name: str, tmp_path: Path) -> None:
+    """Two more corpora in mixed formats (.md, .json, .jsonl, .html, .txt), written for evaluation; each
+    gold set holds its own regression baseline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = Settings(llm="none", store_dir=tmp_path / "unused-store")
+    args = eval_args("--gold", str(ROOT / "eval" / "gold" / f"{name}.jsonl"),
+                     "--corpus", str(ROOT / "eval" / "corpora" / name), "--out", str(tmp_path / "out"),
+                     "--baseline", str(BASELINES / f"fast-none-{name}"), "--gate")  # fmt: skip
+    assert cli.run(args, settings) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["metrics"]["errors"] == 0 and summary["metrics"]["hit_at_k"] >= 0.9
+
+
 @pytest.mark.slow
 def test_smoke_set_with_the_default_local_model(tmp_path: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
