@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
-from rag.retrieve import Retrieved, group_near_duplicates
+from rag.retrieve import Retrieved, group_near_duplicates, named_outlets
 from rag.types import Evidence, Passage, SourceSpan
 
 if TYPE_CHECKING:
@@ -250,27 +250,6 @@ def mmr(scores: np.ndarray, similarity: np.ndarray, k: int, lam: float = MMR_LAM
         picked.append(best)
         remaining.remove(best)
     return picked
-
-
-def named_outlets(question: str, outlets: Sequence[str]) -> list[str]:
-    """The outlets among `outlets` that the question names ("... reported by The Northern Courier", "IRIA
-    says"): the name without a leading "The", or one part of a "Name - Tagline" name, as whole words (pure)."""
-    asked = " " + " ".join(re.findall(r"\w+", question.casefold())) + " "
-    found = []
-    for outlet in dict.fromkeys(outlets):
-        parts = [outlet, *re.split(r"\s+[-–—|:]\s+", outlet)]
-        for part in parts:
-            words = re.findall(r"\w+", part.casefold())
-            if words and words[0] == "the":
-                words = words[1:]
-            if len(words) == 1:  # one word must be written as a name: "The Independent", not "independent"
-                named = re.search(rf"(?<!\w){re.escape(part.split()[-1])}(?!\w)", question) is not None
-            else:
-                named = f" {' '.join(words)} " in asked
-            if named and len(" ".join(words)) > 2:
-                found.append(outlet)
-                break
-    return found
 
 
 def cover_outlets(

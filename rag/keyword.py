@@ -143,6 +143,12 @@ class KeywordIndex:
     def size(self) -> int:
         return len(self._rows)
 
+    def sources(self) -> list[str]:
+        """Every outlet in the index, once each (computed once per index)."""
+        if not hasattr(self, "_outlets"):
+            self._outlets = list(dict.fromkeys(r.source for r in self._rows))
+        return self._outlets
+
     @classmethod
     def open(cls, directory: Path, store: VectorStore) -> KeywordIndex:
         """Load the persisted index if it matches the store's generation, else rebuild and persist it."""

@@ -6,6 +6,7 @@ The pure pieces (`reciprocal_rank_fusion`, `shingles`, `group_near_duplicates`) 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,6 +68,27 @@ def group_near_duplicates(
         else:
             groups.append([i])
     return groups
+
+
+def named_outlets(question: str, outlets: Sequence[str]) -> list[str]:
+    """The outlets among `outlets` that the question names ("... reported by The Northern Courier", "IRIA
+    says"): the name without a leading "The", or one part of a "Name - Tagline" name, as whole words (pure)."""
+    asked = " " + " ".join(re.findall(r"\w+", question.casefold())) + " "
+    found = []
+    for outlet in dict.fromkeys(outlets):
+        parts = [outlet, *re.split(r"\s+[-–—|:]\s+", outlet)]
+        for part in parts:
+            words = re.findall(r"\w+", part.casefold())
+            if words and words[0] == "the":
+                words = words[1:]
+            if len(words) == 1:  # one word must be written as a name: "The Independent", not "independent"
+                named = re.search(rf"(?<!\w){re.escape(part.split()[-1])}(?!\w)", question) is not None
+            else:
+                named = f" {' '.join(words)} " in asked
+            if named and len(" ".join(words)) > 2:
+                found.append(outlet)
+                break
+    return found
 
 
 def to_passage(
@@ -152,6 +174,7 @@ class Retriever:
             for cid, score in fused
         ]
         groups = group_near_duplicates([p.text for p in passages], self._duplicate_threshold)[:top_k]
+        passages, groups = self._with_named_outlets(query, embedding, filters, passages, groups)
         kept = sorted(i for g in groups for i in g)
         renumber = {old: new for new, old in enumerate(kept)}
         return Retrieved(
@@ -159,3 +182,43 @@ class Retriever:
             groups=tuple(tuple(renumber[i] for i in g) for g in groups),
             query_embedding=embedding,
         )
+
+    def _with_named_outlets(
+        self,
+        query: str,
+        embedding: tuple[float, ...],
+        filters: Filters | None,
+        passages: list[Passage],
+        groups: list[list[int]],
+    ) -> tuple[list[Passage], list[list[int]]]:
+        """For a question that names outlets ("... reported by The Courier differ from Meridian Wire?"), the
+        best passage of each named outlet that has none among `groups`, in place of the lowest-ranked groups."""
+        outlets = named_outlets(query, self._keyword_index().sources())
+        if not outlets:
+            return passages, groups
+        groups = [list(g) for g in groups]
+        protected: set[int] = set()  # groups kept for an outlet
+        for outlet in outlets:
+            if filters is not None and filters.sources and outlet not in filters.sources:
+                continue
+            have = [n for n, g in enumerate(groups) if any(passages[i].source == outlet for i in g)]
+            if have:
+                protected.add(have[0])
+                continue
+            own = Filters((outlet,), filters.since if filters else None, filters.until if filters else None)
+            vector = {c.chunk_id: c for c, _ in self._store.query(embedding, 3, own)}
+            keyword = [cid for cid, _ in self._keyword_index().search(query, 3, own)]
+            fused = reciprocal_rank_fusion([list(vector), keyword], self._rrf_k)
+            if not fused:
+                continue
+            best = fused[0][0]
+            chunk = vector.get(best) or next(iter(self._store.get_chunks([best])), None)
+            if chunk is None:
+                continue
+            passages.append(to_passage(chunk, 0.0, None, None))
+            replaceable = [n for n in range(len(groups)) if n not in protected]
+            if replaceable and len(groups) >= 2:
+                groups.pop(replaceable[-1])
+            groups.append([len(passages) - 1])
+            protected.add(len(groups) - 1)
+        return passages, groups

@@ -15,11 +15,10 @@ from rag.evidence import (
     cover_outlets,
     keyword_overlap,
     mmr,
-    named_outlets,
     quantity_is_missing,
 )
 from rag.keyword import tokenize
-from rag.retrieve import Retrieved
+from rag.retrieve import Retrieved, named_outlets
 from rag.types import Passage, SourceSpan
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import Retrieved, containment, group_near_duplicates, reciprocal_rank_fusion, shingles
+from rag.retrieve import (
+    Retrieved,
+    Retriever,
+    containment,
+    group_near_duplicates,
+    reciprocal_rank_fusion,
+    shingles,
+)
+from rag.store import StoredChunk
 from rag.types import Passage
 
 # --- reciprocal_rank_fusion -------------------------------------------------------------------------------
@@ -132,3 +140,52 @@ def test_retrieved_distinct_takes_each_group_representative() -> None:
     passages = (passage("a"), passage("b"), passage("c"))
     r = Retrieved(passages=passages, groups=((0, 2), (1,)), query_embedding=())
     assert [p.chunk_id for p in r.distinct] == ["a", "b"]
+
+
+# --- named outlets ----------------------------------------------------------------------------------------
+
+
+class _Store:
+    """Four chunks of outlet A outrank the one of outlet B unless the query is filtered to B."""
+
+    def __init__(self) -> None:
+        self.chunks = [
+            StoredChunk(
+                f"a{i}",
+                f"Outlet A story, part {i}, about the flood toll.",
+                {"doc_id": "a", "source": "Alpha News"},
+            )
+            for i in range(4)
+        ] + [StoredChunk("b0", "Outlet B says seven people died.", {"doc_id": "b", "source": "Beta Post"})]
+
+    def query(self, embedding, k, filters=None):  # type: ignore[no-untyped-def]
+        found = [
+            c
+            for c in self.chunks
+            if filters is None or not filters.sources or c.metadata["source"] in filters.sources
+        ]
+        return [(c, 0.9) for c in found[:k]]
+
+    def get_chunks(self, ids):  # type: ignore[no-untyped-def]
+        return [c for c in self.chunks if c.chunk_id in ids]
+
+
+class _Keywords:
+    def sources(self) -> list[str]:
+        return ["Alpha News", "Beta Post"]
+
+    def search(self, query, k, filters=None):  # type: ignore[no-untyped-def]
+        return []
+
+
+class _Embedder:
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0]
+
+
+def test_a_named_outlet_missing_from_the_top_passages_replaces_the_last_one() -> None:
+    retriever = Retriever(_Store(), _Keywords, _Embedder(), mode="hybrid", candidates=4)  # type: ignore[arg-type]
+    plain = retriever.retrieve("How did the toll differ?", top_k=3)
+    assert [p.chunk_id for p in plain.distinct] == ["a0", "a1", "a2"]
+    named = retriever.retrieve("How did the toll in Alpha News differ from the Beta Post figure?", top_k=3)
+    assert [p.chunk_id for p in named.distinct] == ["a0", "a1", "b0"]
