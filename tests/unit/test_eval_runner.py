@@ -448,7 +448,7 @@ def test_tolerances_file_widens_the_gate(tmp_path: Path) -> None:
 def test_committed_baselines_are_valid() -> None:
     baselines = Path(__file__).resolve().parents[2] / "eval" / "baselines"
     names = sorted(p.name for p in baselines.iterdir() if p.is_dir())
-    assert names == ["fast-none", "smoke-local"]
+    assert names == ["fast-none", "fast-none-chip_takeover", "fast-none-flood", "smoke-local"]
     for name in names:
         summary = gate.load_summary(baselines / name)
         gate.load_tolerances(baselines / name)
