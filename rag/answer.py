@@ -156,6 +156,7 @@ def missing_evidence(
     return out[:limit]
 
 
+STRAY_OPENING = ",.;:!?-–—*• \n\t"  # punctuation a small model sometimes opens its answer with
 LOOP_PROBE_CHARS = 24
 LOOP_REPEATS = 3
 
@@ -288,9 +289,7 @@ class Answerer:
             yield done(fallback.text, fallback.cited, notice=f"{e} Showing the evidence instead.")
             return
         timings["generate"] = (time.perf_counter() - t_gen) * 1000
-        draft = (
-            "".join(draft_parts).strip().lstrip(",.;:!?-–—*• \n\t")
-        )  # stray punctuation a small model opens with
+        draft = "".join(draft_parts).strip()
         verified = cite.verify(draft, evidence, standalone)
         if not verified.cited and cite.is_abstention(draft):
             yield done(ABSTAIN_MESSAGE, (), abstained=True)
@@ -311,7 +310,7 @@ class Answerer:
                 # the model did not use the most relevant sentence: show it too, so a terse or off-target
                 # draft never hides the best-supported fact
                 extra.insert(0, most_relevant)
-            text = verified.text
+            text = verified.text.lstrip(STRAY_OPENING)
             if extra:
                 text = text if text.rstrip()[-1:] in '.!?”"' else text.rstrip() + "."
                 text = " ".join([text, *(cite.with_markers(e.text, [e.n]) for e in extra)])

@@ -249,6 +249,6 @@ def test_stray_punctuation_opening_a_draft_is_dropped(evidence_pipeline, monkeyp
     evidence = next(iter(evidence_pipeline.stream(question)))
     n = next(e.n for e in evidence.evidence if "Brussels" in e.text)
     with FakeOpenAIServer() as server:
-        server.script(reply(f",,,,, He hosted it at Nato headquarters in Brussels [{n}]."))
+        server.script(reply(f"[{n}],,,,, He hosted it at Nato headquarters in Brussels."))
         answer = _hosted(evidence_pipeline, server).ask(question)
     assert answer.text.startswith("He hosted it at Nato headquarters in Brussels")
