@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag import cite
 from rag.errors import InputError, ModelError
-from rag.evidence import answer_type, answer_type_fit, quantity_is_missing
+from rag.evidence import QUOTE_MARKS, answer_type, answer_type_fit, quantity_is_missing
 from rag.keyword import tokenize
 from rag.question import (
     condense,
@@ -109,8 +109,8 @@ def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evid
 def asked_facts(kind: str, question: str, text: str) -> set[str]:
     """The facts of the asked-for kind in `text`: names (by last word) not in the question, numbers, or
     quoted words."""
-    if kind == "quote":
-        return {q.casefold() for q in re.findall(r"[\"“«]([^\"”»]{3,})[\"”»]", text)}
+    if kind == "quote":  # a quotation, often split over sentences: any quote mark will do
+        return {text.casefold()} if QUOTE_MARKS.search(text) else set()
     terms = cite.key_terms(text) - cite.key_terms(question)
     numbers = {t for t in terms if t[0].isdigit()}
     if kind in ("number", "date"):

@@ -54,7 +54,7 @@ def test_missing_evidence_for_numbers_ignores_low_scoring_sentences() -> None:
 def test_a_what_did_x_say_answer_is_completed_with_one_quotation() -> None:
     evidence = [
         ev(1, "Jonas Brandt defended the decision.", 0.80),
-        ev(2, '"Keeping the gates closed would have been a gamble," Brandt said.', 0.75),
+        ev(2, '"Keeping the gates closed would have been a gamble.', 0.75),  # a quotation going on after it
         ev(3, '"It was a catastrophe," a resident said.', 0.70),
     ]
     question = "What did Brandt say about the decision?"
