@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rag.chunking import sentence_spans
 from rag.keyword import normalize, tokenize
+from rag.retrieve import named_outlets
 from rag.types import Citation, Evidence
 
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
@@ -162,11 +163,13 @@ MIN_OVERLAP = 0.34
 def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Verified:
     """Check each sentence of `draft` against the evidence it cites, attaching or correcting citations.
 
-    A sentence is supported when all its names and numbers occur in its cited evidence (or the question) and
-    it shares at least MIN_OVERLAP of its content words with that evidence. A sentence with no citation, or
-    with citations that do not support it, is matched against every evidence item instead.
+    A sentence is supported when all its names and numbers occur in its cited evidence (or the question), it
+    shares at least MIN_OVERLAP of its content words with that evidence, and every outlet it names published
+    (or is named in) one of the sentences it cites. A sentence with no citation, or with citations that do not
+    support it, is matched against every evidence item instead.
     """
     by_n = {e.n: e for e in evidence}
+    outlets = list(dict.fromkeys(span.source for e in evidence for span in e.spans))
     question_terms = key_terms(question) if question else set()
     kept: list[str] = []
     cited: dict[int, None] = {}
@@ -178,10 +181,14 @@ def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Veri
             continue  # small models loop: a repeated sentence is said once
         seen.add(normalize(claim))
         terms = key_terms(claim) - question_terms
+        for outlet in _outlets_named(claim, outlets):
+            terms -= key_terms(f"by {outlet}")  # an outlet is checked against who published the evidence
         marked = [n for n in parse_markers(sentence) if n in by_n]
         support = _supporting(claim, terms, [by_n[n] for n in marked])
         if not support:
             support = _supporting(claim, terms, _best_matches(claim, evidence))
+        if support and not _attributed(claim, [by_n[n] for n in support], outlets):
+            support = []  # "The Courier reported 14 [3]" where [3] is another outlet's sentence
         if not support:
             unsupported.append(claim)
             continue
@@ -206,6 +213,22 @@ def _supporting(claim: str, terms: set[str], candidates: Sequence[Evidence]) -> 
     # cite only the items that contribute: those holding a term or sharing words with the claim
     useful = [e.n for e in candidates if covered(terms, [e.text]) or overlap(claim, e.text) >= MIN_OVERLAP]
     return useful or [candidates[0].n]
+
+
+def _outlets_named(claim: str, outlets: Sequence[str]) -> list[str]:
+    """The outlets a claim names; its first word is not read as a one-word outlet ("Independent experts
+    said" is not The Independent)."""
+    return named_outlets(claim[:1].lower() + claim[1:], outlets)
+
+
+def _attributed(claim: str, support: Sequence[Evidence], outlets: Sequence[str]) -> bool:
+    """Whether each outlet the claim names published one of its supporting sentences or is named in one."""
+    named = _outlets_named(claim, outlets)
+    return all(
+        any(span.source == outlet for e in support for span in e.spans)
+        or named_outlets(" ".join(e.text for e in support), [outlet])
+        for outlet in named
+    )
 
 
 def _best_matches(claim: str, evidence: Sequence[Evidence]) -> list[Evidence]:

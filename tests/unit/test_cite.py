@@ -341,3 +341,28 @@ def test_abstention_phrases_are_detected(text: str) -> None:
 )
 def test_ordinary_answers_are_not_abstentions(text: str) -> None:
     assert not is_abstention(text)
+
+
+def test_a_claim_naming_an_outlet_needs_a_sentence_from_that_outlet() -> None:
+    def item(n: int, text: str, source: str) -> Evidence:
+        return Evidence(
+            n=n, text=text, score=0.5, spans=(SourceSpan("d", "T", source, None, None, "d:0:x", 0, 9),)
+        )
+
+    evidence = [
+        item(1, "Police said the death toll rose to 14.", "The Herald"),
+        item(2, "At least seven people have died.", "The Northern Courier"),
+    ]
+    wrong = verify("The Northern Courier reported a toll of 14 [1].", evidence)
+    assert wrong.text == "" and wrong.unsupported == ("The Northern Courier reported a toll of 14.",)
+    right = verify("The Northern Courier reported seven dead [2].", evidence)
+    assert right.cited == (2,)
+    # a sentence that names the outlet in its text attributes it too; an opening word is not an outlet name
+    named = [
+        item(3, "Seven died, The Northern Courier reported.", "Wire"),
+        item(4, "Independent experts disagreed.", "X"),
+    ]
+    assert verify("The Northern Courier reported seven dead [3].", named).cited == (3,)
+    assert verify("Independent experts disagreed [4].", [*named, item(5, "x", "The Independent")]).cited == (
+        4,
+    )
