@@ -129,6 +129,14 @@ def has_asked_fact(question: str, answer_text: str) -> bool:
     return kind == "other" or bool(asked_facts(kind, question, answer_text))
 
 
+def without_restatements(text: str, question: str) -> str:
+    """`text` without the sentences made only of the question's words ("Brussels is checking in its review
+    [1]." to "What is Brussels checking in its review?"); lines stay lines."""
+    asked = set(tokenize(question))
+    kept = [s for s in cite.split_answer(text) if set(tokenize(cite.strip_markers(s))) - asked]
+    return ("\n" if "\n" in text.strip() else " ").join(kept)
+
+
 def missing_evidence(
     question: str,
     answer_text: str,
@@ -297,26 +305,25 @@ class Answerer:
             yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
         else:
             candidates = answering_evidence(standalone, evidence)
-            # a draft that only restates the question ("Healey hosted the meeting [1]" to "where did Healey host
-            # it?") may have cited the right sentence: then the cited sentences holding the fact are added too
-            answered = has_asked_fact(standalone, verified.text)
-            extra = missing_evidence(
-                standalone, verified.text, candidates, cited=verified.cited if answered else ()
-            )
-            if not answered and not extra:  # no kind of fact to look for: show what the draft cited
+            # a sentence that only restates the question ("Healey hosted the meeting [1]" to "where did Healey
+            # host it?") says nothing, but may have cited the right sentence: it is dropped, and the cited
+            # sentences holding the fact are added (or what it cited, for questions of no particular kind)
+            body = without_restatements(verified.text.lstrip(STRAY_OPENING), standalone)
+            body_cited = [n for n in verified.cited if n in set(cite.parse_markers(body))]
+            answered = bool(body) and has_asked_fact(standalone, body)
+            extra = missing_evidence(standalone, body, candidates, cited=body_cited if answered else ())
+            if not answered and not extra:
                 extra = [e for e in candidates if e.n in verified.cited][:MAX_RESTATED_EXTRA]
             most_relevant = max(candidates, key=lambda e: e.score)
-            if most_relevant.n not in verified.cited and most_relevant not in extra:
+            if most_relevant.n not in body_cited and most_relevant not in extra:
                 # the model did not use the most relevant sentence: show it too, so a terse or off-target
                 # draft never hides the best-supported fact
                 extra.insert(0, most_relevant)
-            text = verified.text.lstrip(STRAY_OPENING)
-            if extra:
-                text = text if text.rstrip()[-1:] in '.!?”"' else text.rstrip() + "."
-                text = " ".join([text, *(cite.with_markers(e.text, [e.n]) for e in extra)])
-            yield done(
-                text, list(dict.fromkeys([*verified.cited, *(e.n for e in extra)])), verified.unsupported
-            )
+            text = body
+            if text and extra and text.rstrip()[-1:] not in '.!?”"':
+                text = text.rstrip() + "."
+            text = " ".join([t for t in [text] if t] + [cite.with_markers(e.text, [e.n]) for e in extra])
+            yield done(text, list(dict.fromkeys([*body_cited, *(e.n for e in extra)])), verified.unsupported)
 
     def _messages(self, question: str, evidence: Sequence[Evidence]) -> list[Any]:
         """The prompt, with evidence trimmed from the least relevant end to fit the model's context window."""

@@ -10,6 +10,7 @@ import pytest
 from rag import Turn, load_settings, open_pipeline
 from rag.answer import ABSTAIN_MESSAGE
 from rag.errors import EmptyStoreError, InputError
+from rag.keyword import tokenize
 from rag.types import Answer, Done, EvidenceReady, Token
 from tests.conftest import ARTICLES
 from tests.fakes.openai_server import FakeOpenAIServer, reply, status
@@ -238,7 +239,8 @@ def test_a_draft_that_only_restates_the_question_gets_its_cited_sentence_added(
     with FakeOpenAIServer() as server:
         server.script(reply(f"{draft} [{n}]."))
         answer = _hosted(evidence_pipeline, server).ask(question)
-    assert answer.text.startswith(draft)
+    # a draft made only of the question's words is dropped; one that says a little more is kept
+    assert answer.text.startswith(draft) == bool(set(tokenize(draft)) - set(tokenize(question)))
     assert fact in answer.text and n in {c.n for c in answer.citations}
     assert_citations_valid(evidence_pipeline, answer)
 

@@ -10,6 +10,7 @@ from rag.answer import (
     repetition_start,
     trim_loop,
     unknown_names,
+    without_restatements,
 )
 from rag.types import Evidence, SourceSpan
 
@@ -113,3 +114,11 @@ def test_a_name_counts_as_mentioned_in_another_form() -> None:
     # every word of the other form must occur: "chief ... officer" is not "chief financial officer"
     assert unknown_names("Who is the company's CFO?", mentioned) == ["CFO"]
     assert unknown_names("What did Tokyo say?", mentioned) == ["Tokyo"]
+
+
+def test_sentences_made_only_of_the_question_are_dropped() -> None:
+    question = "What is Brussels checking in its review of the takeover?"
+    draft = "Brussels is checking in its review of the takeover [1]. It looks at competition in AI chips [2]."
+    assert without_restatements(draft, question) == "It looks at competition in AI chips [2]."
+    assert without_restatements("Brussels checking its review [1].", question) == ""
+    assert without_restatements("- Rubio [1]\n- Witkoff [2]", "Who came?") == "Rubio [1]\nWitkoff [2]"
