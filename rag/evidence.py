@@ -203,6 +203,28 @@ def asked_quantity(question: str) -> tuple[str, str] | None:
     return ("count", words[-1] if words else "")
 
 
+# Counted things that news writes in several ways: "how many rescue workers" is answered by "1,200 personnel".
+_COUNTED_ALIKE = [
+    frozenset(group.split())
+    for group in (
+        "people persons residents civilians inhabitants citizens",
+        "workers employees staff personnel rescuers responders volunteers",
+        "troops soldiers personnel servicemen",
+        "dead deaths fatalities victims killed died",
+        "injured wounded injuries casualties",
+    )
+]
+
+
+def counted_alike(noun: str) -> set[str]:
+    """Stems of `noun` and of the words news uses for the same counted thing (pure)."""
+    stems = set(tokenize(noun))
+    for group in _COUNTED_ALIKE:
+        if noun.lower() in group:
+            stems |= {t for word in group for t in tokenize(word)}
+    return stems
+
+
 def quantity_is_missing(question: str, sentences: Sequence[str]) -> bool:
     """Whether a "how many / much / long" question's kind of answer is absent from every sentence (pure).
 
@@ -217,10 +239,10 @@ def quantity_is_missing(question: str, sentences: Sequence[str]) -> bool:
     if kind == "duration":
         return not any(_DURATION.search(s) for s in sentences)
     in_question = {m.group(0).lower() for m in _NUMBER.finditer(question)}
-    noun_stems = set(tokenize(noun)) if noun else set()
+    alike = counted_alike(noun) if noun else set()
     for sentence in sentences:
         numbers = {m.group(0).lower() for m in _NUMBER.finditer(sentence)} - in_question
-        if numbers and (not noun_stems or noun_stems <= set(tokenize(sentence))):
+        if numbers and (not alike or alike & set(tokenize(sentence))):
             return False
     return True
 

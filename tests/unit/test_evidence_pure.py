@@ -12,6 +12,7 @@ from rag.evidence import (
     answer_type_fit,
     asked_quantity,
     candidate_sentences,
+    counted_alike,
     cover_outlets,
     keyword_overlap,
     mmr,
@@ -298,6 +299,11 @@ def test_a_count_needs_a_new_number_beside_the_counted_noun() -> None:
     # no counted noun: any new number will do
     assert not quantity_is_missing("How many were injured?", ["28 were injured, four of them children."])
     assert not quantity_is_missing("How much did the US pledge?", ["The US pledged $500m."])
+    # news has several words for the same counted thing, but a different thing is not one of them
+    workers = "How many rescue workers were involved?"
+    assert not quantity_is_missing(workers, ["About 1,200 personnel took part, including 400 soldiers."])
+    assert quantity_is_missing(workers, ["Five helicopters flew 90 missions."])
+    assert counted_alike("troops") >= {"troop", "soldier"} and counted_alike("aid") == {"aid"}
 
 
 def test_a_duration_needs_an_amount_of_time() -> None:
