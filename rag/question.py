@@ -123,10 +123,15 @@ def is_followup(question: str) -> bool:
     return bool(_PRONOUN.search(question)) and not names_in(question)
 
 
+_SPEECH = re.compile(r"\b(?:said|says|say|told|tell|warned|argued|claimed|described|called|added)\b", re.I)
+_SPEECH_AFTER = re.compile(r",?\s+(?:said|says|told|warned|argued|added)\b")
+
+
 def answered_name(previous: Turn) -> str | None:
     """The name a "who" turn answered with: in the answer sentence sharing most words with the question (its
     names aside), the first name the question does not hold; a run is cut to its last two words ("Mayor
     Katrin Vossberg" -> "Katrin Vossberg") and a lone capitalised word opening a sentence is passed over.
+    When the question asked who *said* something, a name right before "said" ("..., Lindqvist said") wins.
     None when the answer holds no new name."""
     from rag.keyword import tokenize
 
@@ -135,14 +140,18 @@ def answered_name(previous: Turn) -> str | None:
     answer = re.sub(r"\s*\[\d+\]", "", previous.answer)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer) if s]
     ranked = sorted(sentences, key=lambda s: -len(asked & set(tokenize(s))))  # stable: ties keep their order
+    found: list[tuple[str, bool]] = []  # (name, whether a speech verb follows it)
     for sentence in ranked:
         for match in _NAME.finditer(sentence):
             words = [w for w in match.group(0).split() if w not in _GENERIC_CAPS]
             if not words or (match.start() == 0 and len(words) == 1):
                 continue
             if not any(w.casefold() in known for w in words):
-                return " ".join(words[-2:])
-    return None
+                speaker = _SPEECH_AFTER.match(sentence, match.end()) is not None
+                found.append((" ".join(words[-2:]), speaker))
+    if _SPEECH.search(previous.question):
+        found.sort(key=lambda f: not f[1])  # stable: speakers first, each group in rank order
+    return found[0][0] if found else None
 
 
 def condense(

@@ -175,6 +175,14 @@ def test_after_a_who_question_the_pronoun_is_the_person_answered() -> None:
     assert condense("And what does she want?", [mayor]) == "What does Dravenburg want?"
 
 
+def test_answered_name_prefers_the_speaker_when_the_question_asked_who_said_it() -> None:
+    answer = (
+        'Residents of the Old Quarter say they had no warning [1]. "It was avoidable," Lindqvist said [3].'
+    )
+    assert answered_name(Turn("Which expert said the release came too late?", answer)) == "Lindqvist"
+    assert answered_name(Turn("Which expert looked at the release?", answer)) == "Old Quarter"
+
+
 def test_answered_name_needs_a_name_the_question_lacks() -> None:
     assert answered_name(Turn("Who met Rubio?", "Rubio met nobody [1].")) is None
     assert answered_name(Turn("Who met Rubio?", "Rubio met Sergei Lavrov in Riyadh [1].")) == "Sergei Lavrov"
