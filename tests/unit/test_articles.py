@@ -470,22 +470,8 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, data: by
     assert reasons(path) == [reason]
 
 
-def test_outlet_headline_and_byline_of_a_plain_text_and_an_html_file(tmp_path: Path) -> None:
-    """The headline line of a .txt is its title; a byline gives outlet and date and is not body;
-    an HTML page names its outlet after the headline in <title> or in its copyright footer."""
-    txt = one(
-        write(
-            tmp_path / "dam.txt",
-            "Anger grows over dam release\n\nBy Tobias Renner, Sarn Valley Gazette — Thursday, 12 March 2026\n\n"
-            "Residents say they had forty minutes to escape.",
-        )
-    )
-    assert (txt.title, txt.source, txt.published_at, txt.text) == (
-        "Anger grows over dam release",
-        "Sarn Valley Gazette",
-        "2026-03-12",
-        "Anger grows over dam release\n\nResidents say they had forty minutes to escape.",
-    )
+def test_html_outlet_from_the_title_or_the_copyright_footer(tmp_path: Path) -> None:
+    """An HTML page without a site name names its outlet after the headline in <title> or in its footer."""
     body = "<p>The political fallout from the flood intensified on Friday as the opposition leader spoke.</p>"
     titled = one(
         write(
@@ -604,34 +590,46 @@ def test_json_ids_and_metadata_keys(tmp_path: Path) -> None:
     assert [a.doc_id for a in listed] == ["many-1", "two"]
 
 
-def test_header_lines_and_front_matter(tmp_path: Path) -> None:
-    txt = one(
-        write(
-            tmp_path / "h.txt",
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        (
+            "h.txt",
             "Title: Port reopens\nSource: Coast News\nURL: https://coast.example/port\nDate: 2024-06-02\n\n"
             "The port reopened on Sunday.",
-        )
-    )
-    assert (txt.title, txt.source, txt.url, txt.published_at, txt.text) == (
-        "Port reopens",
-        "Coast News",
-        "https://coast.example/port",
-        "2024-06-02",
-        "The port reopened on Sunday.",
-    )
-    md = one(
-        write(
-            tmp_path / "f.md",
+            (
+                "Port reopens",
+                "Coast News",
+                "https://coast.example/port",
+                "2024-06-02",
+                "The port reopened on Sunday.",
+            ),
+        ),
+        (
+            "f.md",
             '---\ntitle: "Port reopens"\noutlet: Coast News\npublished: 2024-06-02T09:00:00Z\n---\n'
             "# Ignored headline\n\nThe port reopened on Sunday.",
-        )
-    )
-    assert (md.title, md.source, md.published_at, md.text) == (
-        "Port reopens",
-        "Coast News",
-        "2024-06-02",
-        "The port reopened on Sunday.",
-    )
+            ("Port reopens", "Coast News", None, "2024-06-02", "The port reopened on Sunday."),
+        ),
+        (  # no header: the headline line is the title, a byline gives outlet and date and is not body
+            "dam.txt",
+            "Anger grows over dam release\n\nBy Tobias Renner, Sarn Valley Gazette — Thursday, 12 March 2026\n\n"
+            "Residents say they had forty minutes to escape.",
+            (
+                "Anger grows over dam release",
+                "Sarn Valley Gazette",
+                None,
+                "2026-03-12",
+                "Anger grows over dam release\n\nResidents say they had forty minutes to escape.",
+            ),
+        ),
+    ],
+)
+def test_header_lines_front_matter_and_byline(
+    tmp_path: Path, name: str, content: str, expected: tuple[str, str, str | None, str, str]
+) -> None:
+    article = one(write(tmp_path / name, content))
+    assert (article.title, article.source, article.url, article.published_at, article.text) == expected
 
 
 # ------------------------------------------------------------------------------------------- seeds
