@@ -4,6 +4,12 @@ Chroma itself is the record of what was ingested: every chunk carries its articl
 hash, so the store can say which articles it holds and which chunk ids each has without a second database
 that could disagree with it. Chunk ids derive from content, so writes are idempotent upserts.
 
+A chunk's text is stored in its metadata (key `text`), not as a Chroma document: Chroma builds a trigram
+full-text index over documents on every write, which newsrag never queries (it keeps its own BM25 index), and
+that index was two thirds of the write cost (2,000 chunks: 3.5 s of CPU with documents, 1.5 s with the text in
+metadata; marking the index disabled in Chroma 1.5.9's collection schema did not save the cost). Stores written
+before this keep their documents and read back the same.
+
 A `generation` token in the collection metadata changes after every write; the keyword index remembers the
 generation it was built from and rebuilds when they differ (several writers may share one server).
 """
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+TEXT_KEY = "text"  # the metadata key that holds a chunk's text
 # Chroma caps a single add at its max batch size; stay well below it.
 WRITE_BATCH = 1000
 READ_PAGE = 5000
@@ -92,6 +99,18 @@ class StoredChunk:
     chunk_id: str
     text: str
     metadata: dict[str, Any]
+
+
+def _stored(
+    ids: Sequence[str], documents: Sequence[Any] | None, metadatas: Sequence[Any] | None
+) -> list[StoredChunk]:
+    """Chunks as read from Chroma: each text from its metadata (or, in older stores, the document)."""
+    out = []
+    for chunk_id, document, metadata in zip(ids, documents or [""] * len(ids), metadatas or [], strict=True):
+        meta = dict(metadata or {})
+        text = meta.pop(TEXT_KEY, None)
+        out.append(StoredChunk(chunk_id, str(text) if text is not None else document or "", meta))
+    return out
 
 
 def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
@@ -218,9 +237,8 @@ class VectorStore:
             ids = page["ids"]
             if not ids:
                 return
-            docs = page.get("documents") or [""] * len(ids)
-            for cid, doc, meta in zip(ids, docs, page["metadatas"] or [], strict=True):
-                yield StoredChunk(cid, doc or "", dict(meta or {}))
+            for chunk in _stored(ids, page.get("documents"), page["metadatas"]):
+                yield chunk if include_text else StoredChunk(chunk.chunk_id, "", chunk.metadata)
             offset += len(ids)
 
     @_store_errors
@@ -237,9 +255,7 @@ class VectorStore:
         out: list[StoredChunk] = []
         for i in range(0, len(ids), READ_PAGE):
             page = self._collection.get(ids=list(ids[i : i + READ_PAGE]), include=["metadatas", "documents"])
-            docs = page.get("documents") or [""] * len(page["ids"])
-            for cid, doc, meta in zip(page["ids"], docs, page["metadatas"] or [], strict=True):
-                out.append(StoredChunk(cid, doc or "", dict(meta or {})))
+            out.extend(_stored(page["ids"], page["documents"], page["metadatas"]))
         return out
 
     @_store_errors
@@ -297,11 +313,9 @@ class VectorStore:
     def article_text(self, doc_id: str) -> str | None:
         """The cleaned article text, rebuilt from its chunks' spans (chunks overlap; spans place them)."""
         page = self._collection.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])
+        chunks = _stored(page["ids"], page["documents"], page["metadatas"])
         pieces = sorted(
-            (
-                (int(cast(int, m["start"])), int(cast(int, m["end"])), d)
-                for m, d in zip(page["metadatas"] or [], page["documents"] or [], strict=True)
-            ),
+            (int(cast(int, c.metadata["start"])), int(cast(int, c.metadata["end"])), c.text) for c in chunks
         )
         if not pieces:
             return None
@@ -327,16 +341,12 @@ class VectorStore:
             where=where_clause(filters),
             include=["metadatas", "documents", "distances"],
         )
-        out: list[tuple[StoredChunk, float]] = []
-        for cid, doc, meta, dist in zip(
-            result["ids"][0],
-            (result["documents"] or [[]])[0],
-            (result["metadatas"] or [[]])[0],
-            (result["distances"] or [[]])[0],
-            strict=True,
-        ):
-            out.append((StoredChunk(cid, doc or "", dict(meta or {})), 1.0 - float(dist)))
-        return out
+        documents, metadatas = result["documents"], result["metadatas"]
+        chunks = _stored(
+            result["ids"][0], documents[0] if documents else None, metadatas[0] if metadatas else None
+        )
+        distances = (result["distances"] or [[]])[0]
+        return [(chunk, 1.0 - float(d)) for chunk, d in zip(chunks, distances, strict=True)]
 
     @_store_errors
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
@@ -344,10 +354,7 @@ class VectorStore:
             return []
         page = self._collection.get(ids=list(ids), include=["metadatas", "documents"])
         by_id = {
-            cid: StoredChunk(cid, doc or "", dict(meta or {}))
-            for cid, doc, meta in zip(
-                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
-            )
+            chunk.chunk_id: chunk for chunk in _stored(page["ids"], page["documents"], page["metadatas"])
         }
         return [by_id[i] for i in ids if i in by_id]
 
@@ -357,15 +364,15 @@ class VectorStore:
         self,
         ids: Sequence[str],
         embeddings: Sequence[Sequence[float]],
-        documents: Sequence[str],
+        texts: Sequence[str],
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
+            rows = zip(texts[i : i + WRITE_BATCH], metadatas[i : i + WRITE_BATCH], strict=True)
             self._collection.upsert(
                 ids=list(ids[i : i + WRITE_BATCH]),
                 embeddings=cast(Any, [list(e) for e in embeddings[i : i + WRITE_BATCH]]),
-                documents=list(documents[i : i + WRITE_BATCH]),
-                metadatas=cast(Any, list(metadatas[i : i + WRITE_BATCH])),
+                metadatas=cast(Any, [{**meta, TEXT_KEY: text} for text, meta in rows]),
             )
 
     @_store_errors

@@ -194,3 +194,36 @@ def test_keyword_rebuild_reads_back_only_chunks_it_did_not_write_and_matches_a_f
     store.bump_generation()
     refreshed = pipeline._clients.keyword()
     assert not refreshed.mentions("Quistgaard") and refreshed.size == scratch.size
+
+
+def test_chunk_texts_live_in_metadata_and_older_stores_with_documents_read_the_same(tmp_path: Path) -> None:
+    settings = load_settings(overrides={"store_dir": str(tmp_path / "store")}, env={})
+    client = build_chroma_client(settings)
+    store = VectorStore(client, settings.collection)
+    meta = {"doc_id": "a", "source": "Wire", "start": 0, "end": 24}
+    store.upsert(["a:0"], [[1.0, 0.0]], ["Harbour cranes stood idle"], [meta])
+    raw = client.get_collection(settings.collection).get(ids=["a:0"], include=["documents", "metadatas"])
+    assert raw["documents"] == [None]  # no Chroma document, so no full-text index to build on write
+    assert (raw["metadatas"] or [{}])[0]["text"] == "Harbour cranes stood idle"
+
+    # a chunk as an earlier version wrote it: the text as the Chroma document
+    legacy = {"doc_id": "b", "source": "Wire", "start": 0, "end": 21}
+    client.get_collection(settings.collection).upsert(
+        ids=["b:0"], embeddings=[[0.0, 1.0]], documents=["Ferry crews walked out"], metadatas=[legacy]
+    )
+    for chunk_id, text, metadata in (
+        ("a:0", "Harbour cranes stood idle", meta),
+        ("b:0", "Ferry crews walked out", legacy),
+    ):
+        doc_id = metadata["doc_id"]
+        (stored,) = store.chunks([chunk_id])
+        assert (stored.text, stored.metadata) == (text, metadata)
+        assert store.get_chunks([chunk_id]) == [stored]
+        assert store.article_text(doc_id) == text
+        assert [c for c in store.iter_chunks() if c.chunk_id == chunk_id] == [stored]
+        assert [c.text for c in store.iter_chunks(include_text=False) if c.chunk_id == chunk_id] == [""]
+    nearest = store.query([1.0, 0.0], k=2)
+    assert [(c.chunk_id, c.text) for c, _ in nearest] == [
+        ("a:0", "Harbour cranes stood idle"),
+        ("b:0", "Ferry crews walked out"),
+    ]
