@@ -27,6 +27,7 @@ from rag.errors import InputError, ModelError
 from rag.evidence import QUOTE_MARKS, answer_type, answer_type_fit, quantity_is_missing
 from rag.keyword import tokenize
 from rag.question import (
+    asks_for_someone,
     condense,
     merge_dates,
     name_forms,
@@ -227,7 +228,9 @@ class Answerer:
         s = self._settings
         t0 = time.perf_counter()
         question = validate_question(question, s.max_question_chars)
-        standalone = condense(question, history, asks_person=lambda q: answer_type(q) == "person")
+        standalone = condense(
+            question, history, asks_person=lambda q: answer_type(q) == "person" or asks_for_someone(q)
+        )
         dated = resolve_relative_dates(standalone, self._anchor_date)
         filters = merge_dates(filters or Filters(), dated)
         standalone = dated.question

@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
+from rag.question import question_parts
 from rag.retrieve import Retrieved, group_near_duplicates, named_outlets
 from rag.types import Evidence, Passage, SourceSpan
 
@@ -298,6 +299,27 @@ def cover_outlets(
     return picked
 
 
+def relevance(
+    question: str, query_vector: Sequence[float], vectors: np.ndarray, texts: Sequence[str], prior: np.ndarray
+) -> np.ndarray:
+    """How well each sentence answers `question`: meaning (cosine to the question's vector; `vectors` are
+    unit length), shared words, its passage's rank (`prior`) and whether it holds the kind of fact asked."""
+    query = np.asarray(query_vector, dtype=np.float32)
+    query /= np.linalg.norm(query) + 1e-12
+    semantic = np.clip(vectors @ query, 0.0, 1.0)
+    question_tokens = set(tokenize(question))
+    lexical = np.array([keyword_overlap(question_tokens, t) for t in texts])
+    kind = answer_type(question)
+    fit = np.array([answer_type_fit(kind, question, t) for t in texts])
+    return np.asarray(
+        WEIGHT_SEMANTIC * semantic
+        + WEIGHT_KEYWORD * lexical
+        + WEIGHT_RANK * prior
+        + WEIGHT_ANSWER_TYPE * fit,
+        dtype=np.float64,
+    )
+
+
 class EvidenceSelector:
     """Turns retrieved passages into numbered evidence sentences for one question."""
 
@@ -312,20 +334,14 @@ class EvidenceSelector:
         texts = [c.text for c in candidates]
         vectors = np.asarray(self._embedder.embed_documents(texts), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-        query = np.asarray(retrieved.query_embedding, dtype=np.float32)
-        query /= np.linalg.norm(query) + 1e-12
-        semantic = np.clip(vectors @ query, 0.0, 1.0)
-        question_tokens = set(tokenize(question))
-        lexical = np.array([keyword_overlap(question_tokens, t) for t in texts])
         prior = np.array([c.rank_prior for c in candidates])
-        kind = answer_type(question)
-        fit = np.array([answer_type_fit(kind, question, t) for t in texts])
-        scores = (
-            WEIGHT_SEMANTIC * semantic
-            + WEIGHT_KEYWORD * lexical
-            + WEIGHT_RANK * prior
-            + WEIGHT_ANSWER_TYPE * fit
-        )
+        scores = relevance(question, retrieved.query_embedding, vectors, texts, prior)
+        parts = question_parts(question)
+        if len(parts) > 1:  # "what ..., and how ...?": each part's best sentence is as good as the best
+            top = float(scores.max())
+            for part, part_vector in zip(parts, self._embedder.embed_documents(parts), strict=True):
+                part_scores = relevance(part, part_vector, vectors, texts, prior)
+                scores = np.maximum(scores, part_scores / max(float(part_scores.max()), 1e-9) * top)
         if self._reranker is not None:
             reranked = np.asarray(self._reranker.scores(question, texts), dtype=np.float32)
             scores = 0.5 * scores + 0.5 * (1.0 / (1.0 + np.exp(-reranked)))

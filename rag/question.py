@@ -115,6 +115,21 @@ def with_other_forms(text: str, keys: Sequence[str] | None = None) -> str:
     return " ".join([text, *extra])
 
 
+_ASKING = r"(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|was|were|are|has|have|had)\b"
+_PART_BREAK = re.compile(rf"(?:,\s*|\s+)(?:and|but)\s+(?={_ASKING})|[?;]\s+(?={_ASKING})", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions asked in one: "What did insurers estimate, and how large did the fund become?" -> ["What
+    did insurers estimate", "how large did the fund become?"]. A part must open with a question word, so
+    "Who met Rubio and Lavrov?" stays whole. A single question gives a list of one."""
+    text = question.strip()
+    if not re.match(_ASKING, text, re.I):
+        return [text]
+    parts = [p.strip(" ,") for p in _PART_BREAK.split(text)]
+    return [p for p in parts if len(p.split()) >= 3] if len(parts) > 1 else [text]
+
+
 def is_followup(question: str) -> bool:
     """Heuristic: the question leans on an earlier turn (opens with "and"/"what about", or uses a pronoun
     without naming anyone)."""
@@ -124,15 +139,23 @@ def is_followup(question: str) -> bool:
 
 
 _SPEECH = re.compile(r"\b(?:said|says|say|told|tell|warned|argued|claimed|described|called|added)\b", re.I)
-_SPEECH_AFTER = re.compile(r",?\s+(?:said|says|told|warned|argued|added)\b")
+# a speech verb right after a name, or after an appositive ("Lindqvist, an engineer at the university, said")
+_SPEECH_AFTER = re.compile(r"(?:,[^,.;\"“”]{1,120},|,)?\s+(?:said|says|told|warned|argued|added)\b")
+_TITLES = frozenset(
+    "Dr Mr Mrs Ms Prof Professor Mayor Minister President Chancellor Senator Judge Governor Secretary Director "
+    "Inspector Commissioner Ambassador Sir Dame Rev Captain Colonel General Chief".split()
+)
+_TITLE_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(_TITLES))})\.?\s+$")
+_APPOSITIVE = re.compile(r",\s+(?:a|an|the|who|whose)\s")
 
 
 def answered_name(previous: Turn) -> str | None:
     """The name a "who" turn answered with: in the answer sentence sharing most words with the question (its
-    names aside), the first name the question does not hold; a run is cut to its last two words ("Mayor
-    Katrin Vossberg" -> "Katrin Vossberg") and a lone capitalised word opening a sentence is passed over.
-    When the question asked who *said* something, a name right before "said" ("..., Lindqvist said") wins.
-    None when the answer holds no new name."""
+    names aside), the first name the question does not hold that reads as a person's (a title before it, a
+    speech verb or an appositive after it: "Dr Pavel Lindqvist, a hydraulic engineer, said"), else the first
+    name; a run is cut to its last two words ("Mayor Katrin Vossberg" -> "Katrin Vossberg") and a lone
+    capitalised word opening a sentence is passed over. When the question asked who *said* something, a name
+    with a speech verb after it wins. None when the answer holds no new name."""
     from rag.keyword import tokenize
 
     known = {w.casefold() for n in names_in(previous.question) for w in n.split()}
@@ -140,7 +163,7 @@ def answered_name(previous: Turn) -> str | None:
     answer = re.sub(r"\s*\[\d+\]", "", previous.answer)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer) if s]
     ranked = sorted(sentences, key=lambda s: -len(asked & set(tokenize(s))))  # stable: ties keep their order
-    found: list[tuple[str, bool]] = []  # (name, whether a speech verb follows it)
+    found: list[tuple[str, bool, bool]] = []  # (name, whether a speech verb follows it, reads as a person's)
     for sentence in ranked:
         for match in _NAME.finditer(sentence):
             words = [w for w in match.group(0).split() if w not in _GENERIC_CAPS]
@@ -148,10 +171,32 @@ def answered_name(previous: Turn) -> str | None:
                 continue
             if not any(w.casefold() in known for w in words):
                 speaker = _SPEECH_AFTER.match(sentence, match.end()) is not None
-                found.append((" ".join(words[-2:]), speaker))
-    if _SPEECH.search(previous.question):
-        found.sort(key=lambda f: not f[1])  # stable: speakers first, each group in rank order
+                titled = any(w.rstrip(".") in _TITLES for w in match.group(0).split()[:-1]) or bool(
+                    _TITLE_BEFORE.search(sentence, 0, match.start())
+                )
+                person = speaker or titled or _APPOSITIVE.match(sentence, match.end()) is not None
+                found.append((" ".join(words[-2:]), speaker, person))
+    asked_speaker = _SPEECH.search(previous.question) is not None
+    found.sort(key=lambda f: (asked_speaker and not f[1], not f[2]))  # stable: rank order within each group
     return found[0][0] if found else None
+
+
+# "Which expert ...", "What analyst ...": questions whose answer is a person though no "who" says so
+_ASKS_SOMEONE = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:which|what)\s+"
+    r"(?:(?!(?:did|does|do|is|are|was|were|will|would|has|have|had|can|could|should|may|might)\b)[\w’'\-]+\s+){0,3}?"
+    r"(?:experts?|analysts?|economists?|engineers?|scientists?|researchers?|professors?|academics?|lawyers?|"
+    r"judges?|executives?|managers?|directors?|officials?|spokes(?:man|woman|person)|ministers?|leaders?|"
+    r"politicians?|lawmakers?|senators?|mayors?|chiefs?|residents?|witness(?:es)?|doctors?|investors?|"
+    r"bankers?|traders?|workers?|employees?|members?|representatives?|negotiators?|envoys?|diplomats?|"
+    r"person|people|man|men|woman|women)\b",
+    re.I,
+)
+
+
+def asks_for_someone(question: str) -> bool:
+    """Whether the question asks which person ("Which expert said ...?"), for `condense`'s `asks_person`."""
+    return _ASKS_SOMEONE.search(question) is not None
 
 
 def condense(
@@ -159,8 +204,9 @@ def condense(
 ) -> str:
     """A standalone version of `question` given the earlier turns (unchanged when it is not a follow-up).
 
-    A pronoun stands for the first name of the previous question, or, when that asked "who"
-    (`asks_person`), for the person its answer named (`answered_name`).
+    A pronoun stands for the first name of the previous question (or of its answer when the question named
+    nobody), or, when that asked "who" (`asks_person`), for the person its answer named (`answered_name`);
+    the previous question's other names are added as context.
     """
     if not history or not is_followup(question):
         return question
@@ -169,8 +215,8 @@ def condense(
     person = None
     if _PERSON_PRONOUN.search(question) and asks_person(previous.question):
         person = answered_name(previous)
-    if person is not None:
-        context_names = [person, *(n for n in context_names if n != person)]
+    if person is not None:  # the answer's other names (its lede, say) are not what the question is about
+        context_names = [person, *(n for n in names_in(previous.question) if n != person)]
     if not context_names:
         return f"{question} ({previous.question})"
     text = question

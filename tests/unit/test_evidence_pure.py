@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.cite import evidence_answer
 from rag.evidence import (
     NAMES_FOR_FULL_FIT,
     Candidate,
+    EvidenceSelector,
     answer_type,
     answer_type_fit,
     asked_quantity,
@@ -318,3 +320,50 @@ def test_a_duration_needs_an_amount_of_time() -> None:
 def test_other_questions_and_empty_evidence_are_never_flagged() -> None:
     assert not quantity_is_missing("Who attended the talks?", ["No number here."])
     assert not quantity_is_missing("How many troops?", [])
+
+
+# --- questions in several parts ---------------------------------------------------------------------------
+
+
+class WordsEmbedder:
+    """A deterministic stand-in for the embedder: one dimension per word (hashed), counts as weights."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = [0.0] * 256
+        for word in tokenize(text):
+            vector[sum(map(ord, word)) % 256] += 1.0
+        return vector
+
+
+def test_each_part_of_a_two_part_question_gets_its_best_sentence_into_the_answer() -> None:
+    question = "What did insurers estimate their storm losses at, and how large did the relief fund become?"
+    insurers = passage(
+        "c1",
+        "d1",
+        "Ledger",
+        "Insurers estimate their storm losses at about 2.4 billion crowns, their highest ever. "
+        "Insurers said the storm losses would raise premiums at the renewals. "
+        "Insurers estimate that storm losses in the north were lower than feared.",
+        0,
+    )
+    filler = [
+        passage(
+            f"c{i}",
+            f"d{i}",
+            "Wire",
+            f"Insurers and brokers met in town number {i} to discuss storm claims.",
+            0,
+        )
+        for i in range(2, 5)
+    ]
+    fund = passage("c5", "d5", "Herald", "The relief fund was later raised to 900 million crowns.", 0)
+    passages = (insurers, *filler, fund)
+    retrieved = Retrieved(
+        passages, tuple((i,) for i in range(len(passages))), tuple(WordsEmbedder().embed_query(question))
+    )
+    evidence = EvidenceSelector(WordsEmbedder()).select(question, retrieved, k=6)  # type: ignore[arg-type]
+    answer = evidence_answer(evidence, max_sentences=3).text
+    assert "2.4 billion" in answer and "900 million" in answer

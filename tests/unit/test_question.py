@@ -11,10 +11,12 @@ from rag.question import (
     ACRONYMS,
     DatedQuestion,
     answered_name,
+    asks_for_someone,
     condense,
     is_followup,
     merge_dates,
     names_in,
+    question_parts,
     resolve_relative_dates,
     validate_question,
     with_other_forms,
@@ -171,6 +173,12 @@ def test_after_a_who_question_the_pronoun_is_the_person_answered() -> None:
         condense("And what does she want?", [mayor], asks_person)
         == "What does Katrin Vossberg want (Dravenburg)?"
     )
+    # the person comes from the answer, the context from the question only (not the answer's lede)
+    expert = Turn(
+        "Which expert said the dam operator waited too long?",
+        'Residents of the Old Quarter say the water came at night [1]. "It was avoidable," Lindqvist said [4].',
+    )
+    assert condense("And where does he work?", [expert], asks_for_someone) == "Where does Lindqvist work?"
     # without `asks_person` (or when the question did not ask who) the question's own name is used
     assert condense("And what does she want?", [mayor]) == "What does Dravenburg want?"
 
@@ -180,7 +188,34 @@ def test_answered_name_prefers_the_speaker_when_the_question_asked_who_said_it()
         'Residents of the Old Quarter say they had no warning [1]. "It was avoidable," Lindqvist said [3].'
     )
     assert answered_name(Turn("Which expert said the release came too late?", answer)) == "Lindqvist"
-    assert answered_name(Turn("Which expert looked at the release?", answer)) == "Old Quarter"
+    # a name that reads as a person's (speaker, title, appositive) beats a place in a better-matching sentence
+    assert answered_name(Turn("Which expert looked at the release?", answer)) == "Lindqvist"
+    lede = (
+        "Residents of the Old Quarter say the dam operator waited too long before letting water out [1]. "
+        "Dr Pavel Lindqvist, a hydraulic engineer at the university, said the operator should have acted [2]."
+    )
+    for question in (
+        "Which expert said the dam operator waited too long?",
+        "Which expert blamed the operator?",
+    ):
+        assert answered_name(Turn(question, lede)) == "Pavel Lindqvist"
+    places = "The Old Quarter was flooded first [1]. Lower Town streets stayed dry [2]."
+    assert answered_name(Turn("Who was flooded?", places)) == "Old Quarter"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which expert said the dam operator waited too long?", True),
+        ("What insurance analyst expected higher prices?", True),
+        ("And which union leader spoke first?", True),
+        ("Which city flooded first?", False),
+        ("What did the expert say?", False),
+        ("Who attended?", False),  # "who" is answer_type's to see
+    ],
+)
+def test_asks_for_someone(question: str, expected: bool) -> None:
+    assert asks_for_someone(question) is expected
 
 
 def test_answered_name_needs_a_name_the_question_lacks() -> None:
@@ -264,3 +299,21 @@ def test_with_other_forms_spells_out_known_names() -> None:
     )  # not an acronym
     assert with_other_forms("What did Brussels decide?").endswith("European Commission European Union EU")
     assert with_other_forms("Who is the ceo?", ACRONYMS) == "Who is the ceo?"  # written as a name only
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "What did insurers estimate, and how large did the fund become?",
+            ["What did insurers estimate", "how large did the fund become?"],
+        ),
+        ("When did the talks start and who was there?", ["When did the talks start", "who was there?"]),
+        ("Who spoke first? And what did she promise?", ["Who spoke first?", "what did she promise?"]),
+        ("Who met Rubio and Lavrov?", ["Who met Rubio and Lavrov?"]),  # "and" without a question after it
+        ("Rubio and who else met Lavrov?", ["Rubio and who else met Lavrov?"]),  # not opened by a question
+        ("Who attended the Paris talks?", ["Who attended the Paris talks?"]),
+    ],
+)
+def test_question_parts(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
