@@ -622,7 +622,7 @@ _STRONG = re.compile(
     r"comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|enter your e-?mail|"
     r"e-?mail address|privacy policy|terms of (?:use|service)|\d+ min(?:ute)?s? read|log ?in|sign ?in|"
     r"download (?:our|the) app|most (?:read|popular)|you may also like|recommended for you|"
-    r"readers like you|quality journalism|independent journalism)(?!\w)|©",
+    r"readers like you|quality journalism|independent journalism|(?:in|to|into) your inbox)(?!\w)|©",
     re.I,
 )
 _WEAK = re.compile(
