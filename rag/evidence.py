@@ -18,9 +18,9 @@ import numpy as np
 
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
-from rag.question import question_parts
+from rag.question import condense, question_parts
 from rag.retrieve import Retrieved, group_near_duplicates, named_outlets
-from rag.types import Evidence, Passage, SourceSpan
+from rag.types import Evidence, Passage, SourceSpan, Turn
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -337,6 +337,7 @@ class EvidenceSelector:
         prior = np.array([c.rank_prior for c in candidates])
         scores = relevance(question, retrieved.query_embedding, vectors, texts, prior)
         parts = question_parts(question)
+        parts = [parts[0], *(condense(p, [Turn(parts[0], "")]) for p in parts[1:])]  # "how large was it?"
         if len(parts) > 1:  # "what ..., and how ...?": each part's best sentence is as good as the best
             top = float(scores.max())
             for part, part_vector in zip(parts, self._embedder.embed_documents(parts), strict=True):
