@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag import cite
 from rag.errors import InputError, ModelError
-from rag.evidence import QUOTE_MARKS, answer_type, answer_type_fit, quantity_is_missing
+from rag.evidence import QUOTE_MARKS, answer_type, answer_type_fit, name_is_missing, quantity_is_missing
 from rag.keyword import tokenize
 from rag.question import (
     asks_for_someone,
@@ -242,8 +242,9 @@ class Answerer:
         timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
         best = max((e.score for e in evidence), default=0.0)
         absent = unknown_names(standalone, self._mentioned)
-        no_quantity = quantity_is_missing(standalone, [e.text for e in evidence])
-        abstain = best < s.abstain_threshold or bool(absent) or no_quantity
+        texts = [e.text for e in evidence]
+        no_fact = quantity_is_missing(standalone, texts) or name_is_missing(standalone, texts)
+        abstain = best < s.abstain_threshold or bool(absent) or no_fact
         yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
 
         def done(

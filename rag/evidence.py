@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.chunking import sentence_spans
 from rag.keyword import tokenize
-from rag.question import condense, question_parts
+from rag.question import condense, names_in, question_parts
 from rag.retrieve import Retrieved, group_near_duplicates, named_outlets
 from rag.types import Evidence, Passage, SourceSpan, Turn
 
@@ -244,6 +244,49 @@ def quantity_is_missing(question: str, sentences: Sequence[str]) -> bool:
     for sentence in sentences:
         numbers = {m.group(0).lower() for m in _NUMBER.finditer(sentence)} - in_question
         if numbers and (not alike or alike & set(tokenize(sentence))):
+            return False
+    return True
+
+
+# "What was the name of the man found dead ...?": the thing named is the noun before any clause about it
+_ASKS_NAME = re.compile(r"\bwhat(?:'s|’s|\s+(?:is|was|are|were))\s+the\s+names?\s+of\s+(?P<what>[^?]+)", re.I)
+_CLAUSE_START = re.compile(
+    r"\s+(?:who|whom|whose|that|which|where|when|in|at|on|of|from|with|by|after|before|during|for|to|"
+    r"found|killed|injured|arrested|named|appointed|hired|elected|chosen|sent|seen|said)\b",
+    re.I,
+)
+_PERSON_NOUNS = frozenset(
+    "man men woman women boy boys girl girls child children person people victim victims adviser advisers "
+    "advisor advisors official officials officer officers minister ministers spokesman spokeswoman "
+    "spokesperson judge analyst expert driver pilot soldier soldiers worker workers resident residents "
+    "suspect suspects witness witnesses doctor nurse teacher student mother father son daughter wife "
+    "husband chief head leader director executive engineer lawyer envoy ambassador mayor".split()
+)
+
+
+def name_is_missing(question: str, sentences: Sequence[str]) -> bool:
+    """Whether a "what is the name of X" question finds no sentence naming X (pure).
+
+    A sentence answers when it holds X's noun and a name the question does not: a two-word name for a
+    person ("the man" -> "Hans Becker"), any name for a thing ("the dam" -> "Holmbach Dam"). Other
+    questions are never flagged.
+    """
+    match = _ASKS_NAME.search(question)
+    if match is None or not sentences:
+        return False
+    what = _CLAUSE_START.split(match.group("what").strip(), maxsplit=1)[0]
+    words = re.findall(r"[\w’'\-]+", what)
+    if not words:
+        return False
+    noun = words[-1].casefold()
+    stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
+    asked = normalize_words(question)
+    person = noun in _PERSON_NOUNS
+    for sentence in sentences:
+        if not re.search(rf"\b{re.escape(stem)}", sentence, re.I):
+            continue
+        new = [n for n in names_in(sentence) if not normalize_words(n) <= asked]
+        if any(len(n.split()) >= 2 for n in new) if person else new:
             return False
     return True
 

@@ -330,7 +330,10 @@ def test_clean_text_of_nothing_is_empty() -> None:
         ("Netflix subscription prices rise again", False),
         ("Copyright law was debated in parliament on Tuesday, the minister said.", False),
         ("Read our privacy policy and terms of use", True),
-        ("Sign up for the Metro Briefing: the week's most important stories, every Friday in your inbox.", True),
+        (
+            "Sign up for the Metro Briefing: the week's most important stories, every Friday in your inbox.",
+            True,
+        ),
         ("Sign up for the course, the union told members, and bring your questions to the meeting.", False),
     ],
 )

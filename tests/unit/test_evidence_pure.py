@@ -18,6 +18,7 @@ from rag.evidence import (
     cover_outlets,
     keyword_overlap,
     mmr,
+    name_is_missing,
     quantity_is_missing,
 )
 from rag.keyword import tokenize
@@ -320,6 +321,45 @@ def test_a_duration_needs_an_amount_of_time() -> None:
 def test_other_questions_and_empty_evidence_are_never_flagged() -> None:
     assert not quantity_is_missing("Who attended the talks?", ["No number here."])
     assert not quantity_is_missing("How many troops?", [])
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        # a person needs a two-word name in a sentence about them
+        (
+            "What was the name of the girl killed in the strike?",
+            "The strike in Dnipro killed a young girl.",
+            True,
+        ),
+        (
+            "What was the name of the man found dead?",
+            "Among the dead is a man found in the Fischerviertel.",
+            True,
+        ),
+        ("What was the name of the man found dead?", "Among the dead is Hans Becker, a man of 71.", False),
+        (
+            "What is the name of Germany's security adviser?",
+            "Security advisers from Europe will attend.",
+            True,
+        ),
+        ("What is the name of Germany's security adviser?", "The adviser, Jens Plötner, will attend.", False),
+        # a thing takes any name beside it
+        ("What's the name of the dam that released water?", "The Holmbach Dam began releasing water.", False),
+        ("What's the name of the dam that released water?", "The dam upstream began releasing water.", True),
+        ("Who was killed in the strike?", "A young girl was killed.", False),  # not a "name of" question
+    ],
+)
+def test_a_name_question_needs_a_name_beside_what_it_names(
+    question: str, sentence: str, missing: bool
+) -> None:
+    assert name_is_missing(question, [sentence]) is missing
+    assert not name_is_missing(question, [])
+
+
+def test_a_name_in_another_sentence_does_not_answer_a_name_question() -> None:
+    sentences = ["Marco Rubio met Sergei Lavrov in Paris.", "A girl was killed in the strike."]
+    assert name_is_missing("What was the name of the girl killed in the strike?", sentences)
 
 
 # --- questions in several parts ---------------------------------------------------------------------------
