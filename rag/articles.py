@@ -599,22 +599,37 @@ def _char_table() -> dict[int, str | None]:
     # the Basic Multilingual Plane plus the tag characters hold every such character that occurs in text
     for code in (*range(0x10000), *range(0xE0000, 0xE0080)):
         category = unicodedata.category(chr(code))
-        if category == "Zs" or code == 0x09:
+        if (category == "Zs" and code != 0x20) or code == 0x09:
             table[code] = " "
         elif category in ("Cc", "Cf") and code != 0x0A:
             table[code] = None
     return table
 
 
+@functools.cache
+def _char_pattern() -> re.Pattern[str]:
+    """Any character `_char_table` changes, as a class of ~20 ranges: searching non-ASCII text for one is
+    ~8x cheaper than translating every character, and most text has none."""
+    ranges: list[list[int]] = []
+    for code in sorted(_char_table()):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile("[" + "".join(parts) + "]")
+
+
 def normalize_text(raw: str) -> str:
     """NFC, "\n" newlines, no zero-width or control characters, and every space character a plain " "."""
     text = unicodedata.normalize("NFC", raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n").replace("\u2028", "\n")
-    return text.translate(_char_table())
+    return text.translate(_char_table()) if _char_pattern().search(text) else text
 
 
 # Signals of site furniture rather than reporting. Strong ones are phrases a site says to its reader and
 # reporting hardly ever contains; weak ones are words that news can be about too (cookies, subscriptions).
+# They are matched against lower-cased text (about twice as fast as a case-insensitive pattern).
 _STRONG = re.compile(
     r"(?<!\w)(?:your support|support (?:us|now|our journalism|independent)|read more|click here|tap here|"
     r"follow us|share (?:this|on)|sign[ -]?up (?:for|to|now)|subscribe (?:to|now|today|for)|"
@@ -622,13 +637,11 @@ _STRONG = re.compile(
     r"comments? \(\d+\)|back to top|skip to (?:main )?content|all rights reserved|enter your e-?mail|"
     r"e-?mail address|privacy policy|terms of (?:use|service)|\d+ min(?:ute)?s? read|log ?in|sign ?in|"
     r"download (?:our|the) app|most (?:read|popular)|you may also like|recommended for you|"
-    r"readers like you|quality journalism|independent journalism|(?:in|to|into) your inbox)(?!\w)|©",
-    re.I,
+    r"readers like you|quality journalism|independent journalism|(?:in|to|into) your inbox)(?!\w)|©"
 )
 _WEAK = re.compile(
     r"\b(?:subscribe|subscription|subscribers?|newsletters?|donat(?:e|es|ion|ions|ing)|cookies?|paywalls?|"
-    r"advertisement|sponsored|copyright|journalism|trusted by|more from|support)\b",
-    re.I,
+    r"advertisement|sponsored|copyright|journalism|trusted by|more from|support)\b"
 )
 # "Published: 10:32 BST, 17 April 2025 | Updated: ..." lines: the page's own date stamp.
 _STAMP_LINE = re.compile(
@@ -640,7 +653,8 @@ _COPYRIGHT_LINE = re.compile(r"^\s*(?:©|copyright\s*(?:©|\(c\)|(?:19|20)\d{2})
 
 def _boilerplate_score(text: str) -> int:
     """Two points per strong furniture phrase, one per weak word."""
-    return 2 * len(_STRONG.findall(text)) + len(_WEAK.findall(text))
+    lowered = text.lower()
+    return 2 * len(_STRONG.findall(lowered)) + len(_WEAK.findall(lowered))
 
 
 # Markers after which a page holds only furniture (related links, comments, footer).
@@ -660,7 +674,7 @@ _CREDIT = re.compile(
 )
 _LINKLIKE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|(?<!\w)@\w+|#\w+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
-_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|we|us|our)\b", re.I)
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|we|us|our)\b")  # on lower-cased text
 
 
 def _is_sentence_like(line: str) -> bool:
@@ -684,13 +698,14 @@ def is_boilerplate(line: str) -> bool:
         return True
     if len(words) <= 20 and _BYLINE.match(line) and not _is_sentence_like(line):
         return True  # "By Jane Doe, Political Editor | 12 March 2026"
-    score = _boilerplate_score(line)
-    second_person = len(_SECOND_PERSON.findall(line))
     if not _is_sentence_like(line) and len(words) <= 25:
+        score = _boilerplate_score(line)
         return score >= 2 or (score >= 1 and len(words) <= 2)  # "Advertisement", "Sponsored"
+    # a sentence: cheapest test first (most reporting has no furniture phrase at all)
     if len(words) <= 40:
-        return score >= 3 and second_person >= 1
-    return score >= 6 or (score >= 4 and second_person >= 3)
+        return bool(_SECOND_PERSON.search(line.lower())) and _boilerplate_score(line) >= 3
+    score = _boilerplate_score(line)
+    return score >= 6 or (score >= 4 and len(_SECOND_PERSON.findall(line.lower())) >= 3)
 
 
 def is_caption(line: str) -> bool:

@@ -110,7 +110,16 @@ def test_ingest_then_reingest_changes_nothing(first: Pipeline) -> None:
     assert {a.doc_id for a in first.articles()} == SEED_IDS
 
 
-def test_ask_cites_the_seed_articles(first: Pipeline) -> None:
+@pytest.fixture(scope="module")
+def seeded(first: Pipeline) -> Pipeline:
+    """`first` with the seed articles in the server (a no-op when the ingest test already put them there),
+    so each test also runs on its own (`-k`)."""
+    first.ingest([ARTICLES])
+    return first
+
+
+def test_ask_cites_the_seed_articles(seeded: Pipeline) -> None:
+    first = seeded
     answer = first.ask("Who attended the Paris talks?")
     assert not answer.abstained
     assert answer.citations
@@ -122,8 +131,9 @@ def test_ask_cites_the_seed_articles(first: Pipeline) -> None:
 
 
 def test_keyword_index_follows_another_writer(
-    first: Pipeline, chroma_url: str, tmp_path_factory: pytest.TempPathFactory
+    seeded: Pipeline, chroma_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    first = seeded
     keyword = first.with_options(retrieval="keyword")
     before = keyword.retrieve("Quistgaard lighthouse keepers strike")
     assert all(p.doc_id in SEED_IDS for p in before)  # warm: this pipeline's keyword index is built now

@@ -148,6 +148,18 @@ def test_normalize_text_unicode_and_whitespace() -> None:
     assert normalize_text(raw) == "Café news here\nnext line\nend"
 
 
+def test_normalize_text_leaves_plain_text_alone_and_fixes_every_odd_character() -> None:
+    """The fast path (no odd character found: no translation) must see every character the table changes."""
+    assert (
+        normalize_text("Plain text — “quoted”, café.\nNext line.")
+        == "Plain text — “quoted”, café.\nNext line."
+    )
+    odd = "".join(
+        chr(c) for c in (0x00, 0x09, 0x1F, 0x7F, 0xA0, 0xAD, 0x2003, 0x200B, 0x202F, 0x3000, 0xFEFF, 0xE0041)
+    )
+    assert normalize_text(f"a{odd}b") == "a" + " " * 5 + "b"
+
+
 @pytest.mark.parametrize(
     ("text", "limit", "expected"),
     [
