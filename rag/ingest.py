@@ -8,10 +8,12 @@ Chunk ids derive from content, and the store records each article's chunk ids, s
     before an interrupted run is never mistaken for current.
 
 Chunks go through in windows of EMBED_WINDOW: one embedding call and one store write per window. Three
-stages run at once: a background thread cleans and chunks the next window, this thread embeds the current
+stages run at once: a background thread cleans and chunks the next window, the embedder embeds the current
 one, and another background thread writes the one before. The embedder keeps both cores busy, so the other
 stages only gain where they would otherwise leave a core idle (e.g. the files are read and split into
 records first, which is quick, and the costly cleaning of each article happens in the chunking stage).
+An embedder whose calls may overlap (`overlapping_calls`, the ONNX one) gets the next window before the
+current one is done, so its workers do not wait at the end of each window for the last batch to finish.
 The ends of a run are where the embedder waits: for the first window to be chunked, and (as nothing else is
 left to embed) for the last one to be written. So the first windows are smaller (a quarter, then half of
 EMBED_WINDOW) and the last one is split in two, the second half embedded while the first is written.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -188,9 +191,14 @@ class Ingestor:
                 dirty = True
 
         try:
-            # Three stages at once: a background thread cleans and chunks the next window, this thread
-            # embeds the current one, and another background thread writes the one before.
-            with contextlib.closing(prefetched(self._windows(drafts, stored))) as windows:
+            # Three stages at once: a background thread cleans and chunks the next window, the embedder
+            # embeds the current one (and the next, when its calls may overlap), and another background
+            # thread writes the one before.
+            chunked = contextlib.closing(prefetched(self._windows(drafts, stored)))
+            ahead = 0  # windows embedded at once, known when the embedder is loaded (not at all if nothing is new)
+            embedding = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-ingest-embed")
+            pending: deque[tuple[_Window, list[tuple[Article, Chunk]], Future[list[list[float]]]]] = deque()
+            with chunked as windows, embedding:
                 for window in windows:
                     articles.extend(window.loaded)
                     skipped.extend(window.skipped)
@@ -200,7 +208,15 @@ class Ingestor:
                             progress(position, len(drafts), label)
                     if window.items:
                         mark_dirty()
-                        self._flush(window, counts, writer)
+                        embedder = self._embedder()
+                        ahead = ahead or (2 if getattr(embedder, "overlapping_calls", False) else 1)
+                        todo = new_chunks(window)
+                        texts = [embed_text(a, c) for a, c in todo]
+                        pending.append((window, todo, embedding.submit(embedder.embed_documents, texts)))
+                    while pending and len(pending) >= ahead:
+                        self._write_behind(*pending.popleft(), counts, writer)
+                while pending:
+                    self._write_behind(*pending.popleft(), counts, writer)
             writer.wait()
             if prune:
                 seen = {a.doc_id for a in articles}
@@ -281,25 +297,26 @@ class Ingestor:
                 window.items.append((article, chunks, record))
                 window.new += sum(1 for c in chunks if record is None or c.chunk_id not in record.chunk_ids)
 
-    def _flush(self, window: _Window, counts: dict[str, int], writer: _WriteBehind) -> None:
-        """Embed the window's new chunks in one batch, then hand its write to `writer`.
+    def _write_behind(
+        self,
+        window: _Window,
+        todo: list[tuple[Article, Chunk]],
+        vectors: Future[list[list[float]]],
+        counts: dict[str, int],
+        writer: _WriteBehind,
+    ) -> None:
+        """Wait for the window's vectors, then hand its write to `writer`.
 
         The write is one upsert for the whole window (each Chroma write is a transaction), then the stale
         chunks of updated articles: a crash in between leaves old and new side by side, never an article
         missing.
         """
-        todo: list[tuple[Article, Chunk]] = [
-            (article, c)
-            for article, chunks, record in window.items
-            for c in chunks
-            if record is None or c.chunk_id not in record.chunk_ids
-        ]
-        vectors = self._embedder().embed_documents([embed_text(a, c) for a, c in todo]) if todo else []
+        done = vectors.result()
 
         def write() -> None:
             ids, texts = [c.chunk_id for _, c in todo], [c.text for _, c in todo]
             metadatas = [chunk_metadata(a, c) for a, c in todo]
-            self._store.upsert(ids, vectors, texts, metadatas)
+            self._store.upsert(ids, done, texts, metadatas)
             if self._on_written is not None:
                 self._on_written(ids, texts, metadatas)
             for _, chunks, record in window.items:
@@ -309,3 +326,13 @@ class Ingestor:
             counts["chunks"] += len(todo)
 
         writer.submit(write)
+
+
+def new_chunks(window: _Window) -> list[tuple[Article, Chunk]]:
+    """The window's chunks that the store does not hold yet, with their articles, in order."""
+    return [
+        (article, c)
+        for article, chunks, record in window.items
+        for c in chunks
+        if record is None or c.chunk_id not in record.chunk_ids
+    ]

@@ -100,6 +100,11 @@ class OnnxMiniLM(Embeddings):
     cores with a busy Python thread beside it: 30 chunks/s split vs 42-48 data parallel (66-69 for both idle).
     """
 
+    # embed_documents may be called from several threads at once (sessions and tokenizers are thread-safe):
+    # the calls' batches queue on the one worker pool, so a second call keeps the workers busy while the
+    # first one's last batches finish (the ingest relies on this between its windows).
+    overlapping_calls = True
+
     def __init__(
         self,
         session: onnxruntime.InferenceSession,

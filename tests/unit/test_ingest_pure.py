@@ -242,6 +242,64 @@ def test_the_next_window_is_cleaned_and_chunked_while_this_one_is_embedded(
     assert report.added == 3 and embedder.calls == 3
 
 
+def test_an_embedder_whose_calls_may_overlap_gets_the_next_window_before_this_one_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    _small_windows(tmp_path, monkeypatch, 5)
+    started = [threading.Event() for _ in range(8)]
+    lock = threading.Lock()
+
+    class OverlappingEmbedder(CountingEmbedder):
+        overlapping_calls = True
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            with lock:
+                call = self.calls
+                self.calls += 1
+            started[call].set()
+            if call == 0:
+                # one call at a time, the second window would only be handed over after this call returns
+                assert started[1].wait(timeout=10), "the next window did not reach the embedder meanwhile"
+            return [[float(len(t)), 1.0] for t in texts]
+
+    store, embedder = RecordingStore(), OverlappingEmbedder()
+    report = _ingestor(store, embedder).run([tmp_path])
+    upserts = [ids for kind, ids in store.writes if kind == "upsert"]
+    assert report.added == 5 and embedder.calls == len(upserts) > 2
+    written = [i for ids in upserts for i in ids]
+    assert len(written) == len(set(written)) == report.chunks
+    # windows are written in reading order: article0's chunks first, article4's last
+    assert [i.split(":")[0] for i in written] == sorted(i.split(":")[0] for i in written)
+    assert [kind for kind, _ in store.writes][0] == [kind for kind, _ in store.writes][-1] == "generation"
+
+
+def test_with_overlapping_calls_an_embedding_failure_still_leaves_earlier_windows_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    _small_windows(tmp_path, monkeypatch, 5)
+
+    class FailingEmbedder(CountingEmbedder):
+        overlapping_calls = True
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if texts and "article2" in texts[0]:
+                raise RuntimeError("model crashed")
+            return [[float(len(t)), 1.0] for t in texts]
+
+    store = RecordingStore()
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="model crashed"):
+        _ingestor(store, FailingEmbedder()).run([tmp_path])
+    upserts = [ids for kind, ids in store.writes if kind == "upsert"]
+    assert {i.split(":")[0] for ids in upserts for i in ids} <= {"article0", "article1"}
+    assert upserts and store.writes[-1][0] == "generation"
+    assert threading.active_count() == before  # no chunking, embedding or writing thread left behind
+
+
 def test_prefetched_keeps_order_and_raises_where_the_failing_item_was() -> None:
     from rag.ingest import prefetched
 

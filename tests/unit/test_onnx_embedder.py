@@ -146,3 +146,17 @@ def test_parallel_batches_match_one_at_a_time(onnx_embedder) -> None:  # type: i
     serial = OnnxMiniLM.bundled(max_length=256, workers=1, batch_size=2)
     texts = SENTENCES * 3
     np.testing.assert_allclose(onnx_embedder.embed_array(texts), serial.embed_array(texts), atol=1e-6)
+
+
+@pytest.mark.integration
+def test_calls_from_two_threads_at_once_get_what_each_would_get_alone(onnx_embedder) -> None:  # type: ignore[no-untyped-def]
+    """`overlapping_calls`: the ingest embeds the next window while this one finishes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert onnx_embedder.overlapping_calls
+    first, second = SENTENCES * 4, list(reversed(SENTENCES)) * 3
+    alone = [onnx_embedder.embed_array(first), onnx_embedder.embed_array(second)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(onnx_embedder.embed_array, [first, second]))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
