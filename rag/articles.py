@@ -669,9 +669,8 @@ _FOOTER = re.compile(
 _CREDIT = re.compile(
     r"\((?:image|photo|picture|video|graphic)?\s*(?:credit|courtesy|source)s?\s*:[^)]*\)|"
     r"\b(?:image|photo|picture) credit\b|\bphoto(?:graph)?\s*:\s|\bcredit\s*:\s|\bgetty images\b|"
-    r"\b(?:AFP|AP|Reuters|EPA|Bloomberg) (?:photo|via getty)\b|\(photo by [^)]*\)",
-    re.I,
-)
+    r"\b(?:afp|ap|reuters|epa|bloomberg) (?:photo|via getty)\b|\(photo by [^)]*\)"
+)  # on lower-cased text
 _LINKLIKE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|(?<!\w)@\w+|#\w+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|we|us|our)\b")  # on lower-cased text
@@ -691,7 +690,7 @@ def is_boilerplate(line: str) -> bool:
     words = line.split()
     if not words or _FOOTER.match(line.rstrip(":")) or _COPYRIGHT_LINE.match(line) and len(words) <= 30:
         return True
-    links = len(_LINKLIKE.findall(line))
+    links = len(_LINKLIKE.findall(line)) if any(c in line for c in ("@", "#", "http", "www.")) else 0
     if links and links >= 0.3 * len(words):
         return True
     if _STAMP_LINE.match(line) and find_date(line) and not _is_sentence_like(line):
@@ -710,7 +709,7 @@ def is_boilerplate(line: str) -> bool:
 
 def is_caption(line: str) -> bool:
     """Whether a line is an image caption or credit ("... (Image Credit: Reuters)", "Photo: AFP")."""
-    return bool(_CREDIT.search(line)) and len(line.split()) <= 80
+    return bool(_CREDIT.search(line.lower())) and len(line.split()) <= 80
 
 
 def _word_set(text: str) -> set[str]:

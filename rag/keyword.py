@@ -65,7 +65,7 @@ def normalize(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of `text` (stopwords dropped, numbers kept). Pure and deterministic."""
-    words = [w.replace("'s", "").replace("'", "") for w in _WORD.findall(normalize(text))]
+    words = [w.replace("'s", "").replace("'", "") if "'" in w else w for w in _WORD.findall(normalize(text))]
     return list(_stemmer().stemWords([w for w in words if w and w not in STOPWORDS]))
 
 
