@@ -82,8 +82,9 @@ def markdown_report(data: Mapping[str, Any]) -> str:
         + ".",
         f"Chunks of {data['settings']['chunk_tokens']} tokens (overlap {data['settings']['chunk_overlap']}); "
         "sizes are synthetic chunks added to the 5 seed articles. Where the pipeline is compared with the "
-        "bare embedder, each ran several times, alternating, and the fastest run of each is shown (a busy "
-        "machine only adds time); other figures are from one run. Compare within a run only.",
+        "bare embedder (all chunk texts in one call), each ran several times in pairs, which one went first "
+        "swapping from pair to pair, and the fastest run of each is shown (a busy machine only adds time); "
+        "other figures are from one run. Compare within a run only.",
         "",
         "## Ingest (chunks/s, higher is better; embedder already loaded)",
         "",

@@ -537,15 +537,23 @@ def run_bench(config: BenchConfig, settings: Settings, log: Log = lambda _: None
                         s if attempt == attempts else s.replace(store_dir=Path(f"{s.store_dir}-try{attempt}"))
                     )
                     pipeline = open_pipeline(target)
-                    log(f"[{embedder} @ {size}] ingest through the pipeline ({attempt}/{attempts})")
-                    ours_runs.append(ingest_ours(pipeline, corpora[size], warmup_dir))
-                    log(f"  {ours_runs[-1]['chunks_per_s']} chunks/s")
-                    if compare and texts is not None:
-                        log(
-                            f"[{embedder} @ {size}] bare embedder, {len(texts)} chunk texts ({attempt}/{attempts})"
-                        )
-                        bare_runs.append(ingest_bare(texts, s))
-                        log(f"  {bare_runs[-1]['chunks_per_s']} chunks/s")
+
+                    # Which goes first alternates (ours-bare, bare-ours, ...), so a host that speeds up or
+                    # slows down during the run favours neither side of a pair.
+                    sides = ["ours", "bare"] if compare and texts is not None else ["ours"]
+                    for side in sides if attempt % 2 else sides[::-1]:
+                        if side == "ours":
+                            log(f"[{embedder} @ {size}] ingest through the pipeline ({attempt}/{attempts})")
+                            ours_runs.append(ingest_ours(pipeline, corpora[size], warmup_dir))
+                            log(f"  {ours_runs[-1]['chunks_per_s']} chunks/s")
+                        else:
+                            assert texts is not None
+                            log(
+                                f"[{embedder} @ {size}] bare embedder, {len(texts)} chunk texts "
+                                f"({attempt}/{attempts})"
+                            )
+                            bare_runs.append(ingest_bare(texts, s))
+                            log(f"  {bare_runs[-1]['chunks_per_s']} chunks/s")
                     if attempt < attempts:
                         pipeline.close()
                 row["ingest"] = fastest(ours_runs)
