@@ -49,6 +49,7 @@ UNVERIFIED_NOTICE = (
     "The model's answer could not be verified against the articles; showing the evidence instead."
 )
 PROMPT_MARGIN_TOKENS = 64
+CARRIED_WORDS = 0.3  # share of a cited sentence's new words an answer must repeat to count as carrying it
 MAX_RESTATED_EXTRA = 3  # cited sentences added to a draft that only restates the question
 
 
@@ -163,6 +164,42 @@ def missing_evidence(
             out.append(e)
             present |= facts
     return out[:limit]
+
+
+def evidence_floor(
+    question: str,
+    body: str,
+    body_cited: Sequence[int],
+    floor: Sequence[Evidence],
+    added: Sequence[Evidence] = (),
+) -> list[Evidence]:
+    """The sentences of the answer without a model (`floor`) that a model's answer neither carries nor adds.
+
+    The body carries a sentence when it cites it and holds its facts of the asked kind (for a quotation, any
+    quote; for a question of no particular kind, CARRIED_WORDS of the sentence's words the question lacks).
+    Adding the rest means a model's answer never holds fewer of the evidence's facts than the answer without
+    a model would.
+    """
+    kind = answer_type(question)
+    present = cite.key_terms(body)
+    asked, said = set(tokenize(question)), set(tokenize(cite.strip_markers(body)))
+    have = {e.n for e in added}
+    out = []
+    for e in floor:
+        if e.n in have:
+            continue
+        if e.n in body_cited:
+            if kind == "quote":
+                carried = bool(QUOTE_MARKS.search(body))
+            elif kind == "other":
+                new = set(tokenize(e.text)) - asked
+                carried = len(new & said) >= CARRIED_WORDS * len(new)
+            else:
+                carried = asked_facts(kind, question, e.text) <= present
+            if carried:
+                continue
+        out.append(e)
+    return out
 
 
 STRAY_OPENING = ",.;:!?-–—*• \n\t"  # punctuation a small model sometimes opens its answer with
@@ -323,6 +360,8 @@ class Answerer:
                 # the model did not use the most relevant sentence: show it too, so a terse or off-target
                 # draft never hides the best-supported fact
                 extra.insert(0, most_relevant)
+            by_n = {e.n: e for e in evidence}
+            extra += evidence_floor(standalone, body, body_cited, [by_n[n] for n in fallback.cited], extra)
             text = body
             if text and extra and text.rstrip()[-1:] not in '.!?”"':
                 text = text.rstrip() + "."

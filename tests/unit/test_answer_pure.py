@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rag.answer import (
     answering_evidence,
+    evidence_floor,
     fence,
     has_asked_fact,
     missing_evidence,
@@ -64,6 +65,43 @@ def test_a_what_did_x_say_answer_is_completed_with_one_quotation() -> None:
     quoted = 'Brandt said closing the gates would have been "a gamble" [2].'
     assert has_asked_fact(question, quoted)
     assert missing_evidence(question, quoted, evidence) == []
+
+
+def test_evidence_floor_adds_what_the_answer_without_a_model_has_and_the_model_left_out() -> None:
+    floor = [
+        ev(1, "The death toll rose to 11 on Friday, with two people still missing.", 0.9),
+        ev(2, "At least seven people were killed on Monday, police said.", 0.8),
+    ]
+    question = "How many people died in the floods?"
+    # the model cited [2] and gave its figure: [1], neither cited nor carried, is added
+    assert evidence_floor(question, "Seven people were killed [2].", [2], floor) == [floor[0]]
+    # citing [1] without its figure does not count as carrying it
+    assert evidence_floor(question, "Many people died [1][2].", [1, 2], floor) == floor
+    # a sentence already added by another rule is not added twice
+    assert evidence_floor(question, "Seven people were killed [2].", [2], floor, added=[floor[0]]) == []
+    # both carried: nothing to add
+    assert (
+        evidence_floor(question, "11 died and two are missing [1]; seven by Monday [2].", [1, 2], floor) == []
+    )
+
+
+def test_evidence_floor_for_quotes_and_other_questions() -> None:
+    quote = [ev(1, '"Whole streets have simply disappeared under brown water," the mayor said.', 0.9)]
+    question = "What did the mayor say about the Lower Town?"
+    assert evidence_floor(question, "The mayor described the damage [1].", [1], quote) == quote
+    assert evidence_floor(question, 'The mayor said streets had "simply disappeared" [1].', [1], quote) == []
+    why = [ev(1, "The talks aimed at a ceasefire.", 0.9), ev(2, "Europe wanted a seat at the table.", 0.8)]
+    assert evidence_floor("Why were the talks held?", "To reach a ceasefire [1].", [1], why) == [why[1]]
+    # citing a sentence while saying something else does not carry it
+    lavrov = [
+        ev(1, "Lavrov confirmed readiness for joint work to eliminate the crisis's original causes.", 0.9)
+    ]
+    question = "What does the joint work with the Americans aim at?"
+    assert evidence_floor(question, "Lavrov reiterated Moscow's stance in a call [1].", [1], lavrov) == lavrov
+    assert (
+        evidence_floor(question, "It aims to eliminate the original causes of the crisis [1].", [1], lavrov)
+        == []
+    )
 
 
 def test_answering_evidence_keeps_sentences_with_the_asked_for_kind_of_fact() -> None:
