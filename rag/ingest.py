@@ -91,7 +91,7 @@ def prefetched(items: Iterator[T]) -> Generator[T, None, None]:
 
 
 class _WriteBehind:
-    """One background thread that writes window N to the store while the main thread embeds window N+1.
+    """One background thread that writes window N to the store while window N+1 is embedded.
 
     Writes run one at a time and in order. `wait` returns when the last submitted write is done and raises
     its error; `shutdown` waits without raising (for a run that is already failing).
