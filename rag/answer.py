@@ -1,13 +1,20 @@
-"""The answer chain: question (+history) -> retrieval -> evidence -> model -> verified, cited Answer.
+"""The answer chain: question -> evidence -> candidates -> a short, cited Answer (or an honest abstention).
 
 Stages, each yielding to the caller as soon as it is done:
   1. prepare the question (validate, rewrite follow-ups, resolve relative dates);
-  2. retrieve passages and select numbered evidence sentences -> `EvidenceReady` (shown before any model runs);
-  3. abstain without calling the model when the best evidence is not relevant enough, names someone the articles
-     never mention, or lacks the kind of figure asked for (no number of troops for "how many troops");
-  4. stream the model's draft (`Token` events) from a LangChain runnable `prompt | model`;
-  5. verify the draft against the evidence (`cite.verify`) -> `Done(answer)`.
-Whatever fails in 4 or 5 (no model, timeout, HTTP error, unverifiable draft) the user still gets the evidence.
+  2. retrieve passages, select numbered evidence sentences, analyse them with the language layer and rank
+     the answer candidates of the kind the question expects -> `EvidenceReady` (shown before any model runs);
+  3. abstain when the evidence is not relevant enough, the question names something no article mentions, or
+     no candidate of the expected kind stands in relevant evidence;
+  4. answer, by the answer mode:
+       choose  typed questions (who, which X, how many, when ...): the model picks among the top candidates
+               under a grammar (or NONE), or without a model the top candidate is the answer; quotations
+               answer "what did X say"; other questions get one short model sentence (verified) or the best
+               sentence's answering clause;
+       write   a capable model writes at most two cited sentences; unsupported ones are removed, nothing is
+               appended;
+  5. `Done(answer)`. Whatever fails in 4 (no model, timeout, HTTP error, unverifiable draft) the user still
+     gets an answer built from the evidence, and the evidence itself.
 """
 
 from __future__ import annotations
@@ -17,40 +24,38 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from rag import cite
+from rag import choose, cite, short_answer
+from rag.answer_type import AnswerType, expected_answer
+from rag.candidates import Candidate, Sentence, Similarity, candidates
 from rag.errors import InputError, ModelError
-from rag.evidence import QUOTE_MARKS, answer_type, answer_type_fit, name_is_missing, quantity_is_missing
-from rag.keyword import tokenize
-from rag.question import (
-    asks_for_someone,
-    condense,
-    merge_dates,
-    name_forms,
-    names_in,
-    resolve_relative_dates,
-    validate_question,
-)
+from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
 from rag.settings import Settings
-from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, StreamEvent, Token, Turn
+from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, Passage, StreamEvent, Token, Turn
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from rag.evidence import EvidenceSelector
+    from rag.language import Analysis, Language
     from rag.retrieve import Retriever
 
-ABSTAIN_MESSAGE = "The articles do not say. The closest passages found are listed as sources."
-UNVERIFIED_NOTICE = (
-    "The model's answer could not be verified against the articles; showing the evidence instead."
-)
+ABSTAIN_MESSAGE = "The articles do not say."
+UNVERIFIED_NOTICE = "The model's answer could not be verified against the articles; answering from the evidence."
 PROMPT_MARGIN_TOKENS = 64
-CARRIED_WORDS = 0.3  # share of a cited sentence's new words an answer must repeat to count as carrying it
-MAX_RESTATED_EXTRA = 3  # cited sentences added to a draft that only restates the question
+DESCRIBE_MAX_WORDS = 30  # a model's one-sentence answer to a why / how / what-happened question
+WRITE_MAX_SENTENCES = 2
+WRITE_MAX_WORDS = 50
+PLURAL_SHARE = 0.85  # a list question also names the candidates scoring at least this share of the best
+MAX_LISTED = 5
+NAMED_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
 
 
 @lru_cache(maxsize=4)
@@ -80,151 +85,57 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
     return "\n".join(lines)
 
 
-def unknown_names(question: str, mentioned: Callable[[str], bool]) -> list[str]:
-    """Names the question asks about that the articles never mention (then they cannot answer it).
-
-    A lone capitalised word opening the question is not taken for a name ("Apart from Ukraine, ..."); a name
-    counts as mentioned when some word of it is, or every word of one of its other `name_forms` ("CEO" as
-    "chief executive").
-    """
-    opening = re.match(r"\s*([\w’'\-]+)", question)
-    first = opening.group(1) if opening else ""
-    return [
-        name
-        for name in names_in(question)
-        if name != first
-        and not mentioned(name)
-        and not any(all(mentioned(word) for word in form.split()) for form in name_forms(name)[1:])
-    ]
+def answer_mode(settings: Settings) -> str:
+    """ "choose" or "write": `answer_mode`, or for "auto" by backend: a hosted model, Ollama or the user's own
+    GGUF writes; the small bundled models (and no model) choose."""
+    if settings.answer_mode != "auto":
+        return settings.answer_mode
+    if settings.llm in ("openai", "ollama") or (settings.llm == "local" and settings.local_model_path):
+        return "write"
+    return "choose"
 
 
-def answering_evidence(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
-    """The evidence that holds the kind of fact asked for (names for "who", numbers for "how many").
-
-    A sentence without any name cannot answer "who"; when no sentence fits, all the evidence is kept.
-    """
-    kind = answer_type(question)
-    fitting = [e for e in evidence if answer_type_fit(kind, question, e.text) > 0]
-    return fitting or list(evidence)
+def unknown_entities(question: Analysis, mentioned: Callable[[str], bool]) -> list[str]:
+    """The named entities of the question (spaCy NER) that no article mentions: then no article answers it."""
+    return [e.text for e in question.entities if e.label in NAMED_LABELS and not mentioned(e.text)]
 
 
-def asked_facts(kind: str, question: str, text: str) -> set[str]:
-    """The facts of the asked-for kind in `text`: names (by last word) not in the question, numbers, or
-    quoted words."""
-    if kind == "quote":  # a quotation, often split over sentences: any quote mark will do
-        return {text.casefold()} if QUOTE_MARKS.search(text) else set()
-    terms = cite.key_terms(text) - cite.key_terms(question)
-    numbers = {t for t in terms if t[0].isdigit()}
-    if kind in ("number", "date"):
-        return numbers
-    if kind in ("person", "place"):
-        return terms - numbers
-    return set()
+def listed(ranked: Sequence[Candidate], expected: AnswerType) -> list[Candidate]:
+    """The answer without a model: the best candidate, and for a list question ("which countries") the others
+    of its kind that score nearly as well."""
+    if not ranked:
+        return []
+    best = ranked[0]
+    if not expected.plural:
+        return [best]
+    close = [c for c in ranked[1:] if c.score >= PLURAL_SHARE * best.score and c.label == best.label]
+    return [best, *close][:MAX_LISTED]
 
 
-def has_asked_fact(question: str, answer_text: str) -> bool:
-    """Whether the answer holds a fact of the kind asked for; for questions of no particular kind, whether it
-    says anything the question does not ("Jean-Noel Barrot [1]" to "which topics ... with Jean-Noel Barrot?")."""
-    if not set(tokenize(cite.strip_markers(answer_text))) - set(tokenize(question)):
-        return False
-    kind = answer_type(question)
-    return kind == "other" or bool(asked_facts(kind, question, answer_text))
+@dataclass
+class Found:
+    """What retrieval and analysis found for one question (the input of abstention and answering)."""
+
+    standalone: str
+    retrieved: tuple[Passage, ...]
+    evidence: tuple[Evidence, ...]
+    question: Analysis
+    expected: AnswerType
+    ranked: list[Candidate]
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def without_restatements(text: str, question: str) -> str:
-    """`text` without the sentences made only of the question's words ("Brussels is checking in its review
-    [1]." to "What is Brussels checking in its review?"); lines stay lines."""
-    asked = set(tokenize(question))
-    kept = [s for s in cite.split_answer(text) if set(tokenize(cite.strip_markers(s))) - asked]
-    return ("\n" if "\n" in text.strip() else " ").join(kept)
+@dataclass(frozen=True)
+class Drafted:
+    """An answer body and the evidence numbers it cites; `notice` explains a fallback; `model` says who
+    answered ("none" when the evidence alone did); `abstained` when the model said nothing answers."""
 
-
-def missing_evidence(
-    question: str,
-    answer_text: str,
-    evidence: Sequence[Evidence],
-    relative_floor: float = 0.7,
-    limit: int = 3,
-    cited: Sequence[int] = (),
-) -> list[Evidence]:
-    """Top evidence holding asked-for facts (names for "who", numbers for "how many") the answer leaves out.
-
-    A small model often answers "who attended" with one name of five; these sentences complete the answer.
-    """
-    kind = answer_type(question)
-    if kind == "other" or not evidence or (kind == "quote" and asked_facts(kind, question, answer_text)):
-        return []  # one quotation answers "what did X say"; more would only lengthen the answer
-    limit = 1 if kind == "quote" else limit
-    top = max(e.score for e in evidence)
-    present = cite.key_terms(answer_text)
-    out = []
-    for e in evidence:
-        facts = asked_facts(kind, question, e.text)
-        if e.n not in cited and e.score >= relative_floor * top and facts and not facts <= present:
-            out.append(e)
-            present |= facts
-    return out[:limit]
-
-
-def evidence_floor(
-    question: str,
-    body: str,
-    body_cited: Sequence[int],
-    floor: Sequence[Evidence],
-    added: Sequence[Evidence] = (),
-) -> list[Evidence]:
-    """The sentences of the answer without a model (`floor`) that a model's answer neither carries nor adds.
-
-    The body carries a sentence when it cites it and holds its facts of the asked kind (for a quotation, any
-    quote; for a question of no particular kind, CARRIED_WORDS of the sentence's words the question lacks).
-    Adding the rest means a model's answer never holds fewer of the evidence's facts than the answer without
-    a model would.
-    """
-    kind = answer_type(question)
-    present = cite.key_terms(body)
-    asked, said = set(tokenize(question)), set(tokenize(cite.strip_markers(body)))
-    have = {e.n for e in added}
-    out = []
-    for e in floor:
-        if e.n in have:
-            continue
-        if e.n in body_cited:
-            if kind == "quote":
-                carried = bool(QUOTE_MARKS.search(body))
-            elif kind == "other":
-                new = set(tokenize(e.text)) - asked
-                carried = len(new & said) >= CARRIED_WORDS * len(new)
-            else:
-                carried = asked_facts(kind, question, e.text) <= present
-            if carried:
-                continue
-        out.append(e)
-    return out
-
-
-STRAY_OPENING = ",.;:!?-–—*• \n\t"  # punctuation a small model sometimes opens its answer with
-LOOP_PROBE_CHARS = 24
-LOOP_REPEATS = 3
-
-
-def repetition_start(text: str) -> int | None:
-    """Where a generation began repeating itself (its tail seen LOOP_REPEATS times), else None."""
-    if len(text) < LOOP_PROBE_CHARS * LOOP_REPEATS:
-        return None
-    tail = text[-LOOP_PROBE_CHARS:]
-    if text.count(tail) < LOOP_REPEATS:
-        return None
-    first = text.find(tail)
-    return first + len(tail)
-
-
-def trim_loop(text: str) -> str:
-    """A looping draft reduced to its distinct items, without the unfinished item it was cut in."""
-    items = re.split(r"(?<=[,.;\n])\s*", text)[:-1]
-    seen: dict[str, str] = {}
-    for item in items:
-        seen.setdefault(re.sub(r"\W+", " ", item).strip().casefold(), item)
-    return " ".join(seen.values()).rstrip(",; ")
+    text: str
+    cited: tuple[int, ...]
+    model: str
+    notice: str | None = None
+    unsupported: tuple[str, ...] = ()
+    abstained: bool = False
 
 
 class Answerer:
@@ -235,20 +146,24 @@ class Answerer:
         settings: Settings,
         retriever: Retriever,
         selector: EvidenceSelector,
+        language: Language,
         chat_model: Callable[[], BaseChatModel | None],
         model_label: str,
         count_tokens: Callable[[str], int],
         anchor_date: Callable[[], date],
         mentioned: Callable[[str], bool] = lambda name: True,
+        similarity: Similarity | None = None,
     ) -> None:
         self._settings = settings
         self._retriever = retriever
         self._selector = selector
+        self._language = language
         self._chat_model = chat_model
         self._model_label = model_label
         self._count_tokens = count_tokens
         self._anchor_date = anchor_date
         self._mentioned = mentioned
+        self._similarity = similarity
 
     def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         answer: Answer | None = None
@@ -262,121 +177,183 @@ class Answerer:
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
     ) -> Iterator[StreamEvent]:
+        t0 = time.perf_counter()
+        question = validate_question(question, self._settings.max_question_chars)
+        found = self.find(question, history, filters)
+        abstain = self.abstention(found) is not None
+        yield EvidenceReady(found.standalone, found.evidence, found.retrieved, abstain, dict(found.timings))
+        if abstain:
+            drafted = Drafted(ABSTAIN_MESSAGE, (), "none", abstained=True)
+        else:
+            drafted = yield from self._draft(found, t0)
+        found.timings["total"] = (time.perf_counter() - t0) * 1000
+        found.timings.setdefault("generate", 0.0)
+        yield Done(self._answer(question, found, drafted))
+
+    # --- 1-2: the question, its evidence and candidates ----------------------------------------------------
+    def find(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Found:
+        """Retrieve, select evidence and rank candidates for a validated question."""
         s = self._settings
         t0 = time.perf_counter()
-        question = validate_question(question, s.max_question_chars)
-        standalone = condense(
-            question, history, asks_person=lambda q: answer_type(q) == "person" or asks_for_someone(q)
-        )
+        standalone = condense(question, history)
         dated = resolve_relative_dates(standalone, self._anchor_date)
         filters = merge_dates(filters or Filters(), dated)
         standalone = dated.question
-
         retrieved = self._retriever.retrieve(standalone, s.top_k, filters)
         t_retrieve = time.perf_counter()
-        evidence = self._selector.select(standalone, retrieved, s.evidence_max)
-        t_evidence = time.perf_counter()
-        timings = {"retrieve": (t_retrieve - t0) * 1000, "evidence": (t_evidence - t_retrieve) * 1000}
-        best = max((e.score for e in evidence), default=0.0)
-        absent = unknown_names(standalone, self._mentioned)
-        texts = [e.text for e in evidence]
-        no_fact = quantity_is_missing(standalone, texts) or name_is_missing(standalone, texts)
-        abstain = best < s.abstain_threshold or bool(absent) or no_fact
-        yield EvidenceReady(standalone, evidence, retrieved.distinct, abstain, dict(timings))
+        analysed = self._language.analyse(standalone)
+        expected = expected_answer(analysed)
+        evidence = self._selector.select(standalone, retrieved, s.evidence_max, fit=self._fit(analysed, expected))
+        analyses = self._language.analyse_many([e.text for e in evidence])
+        sentences = [Sentence(e.n, e.score, a) for e, a in zip(evidence, analyses, strict=True)]
+        ranked = candidates(analysed, expected, sentences, self._similarity)
+        timings = {
+            "retrieve": (t_retrieve - t0) * 1000,
+            "evidence": (time.perf_counter() - t_retrieve) * 1000,
+        }
+        return Found(standalone, retrieved.distinct, evidence, analysed, expected, ranked, timings)
 
-        def done(
-            text: str,
-            cited: Sequence[int],
-            unsupported: Sequence[str] = (),
-            *,
-            abstained: bool = False,
-            notice: str | None = None,
-            model: str = self._model_label,
-        ) -> Done:
-            timings["total"] = (time.perf_counter() - t0) * 1000
-            timings.setdefault("generate", 0.0)
-            return Done(
-                Answer(
-                    question=question,
-                    standalone_question=standalone,
-                    text=text,
-                    abstained=abstained,
-                    citations=cite.citations_for(cited, evidence),
-                    evidence=evidence,
-                    unsupported_sentences=tuple(unsupported),
-                    retrieved=retrieved.distinct,
-                    model=model,
-                    timings_ms=timings,
-                    notice=notice,
-                )
-            )
+    def _fit(self, question: Analysis, expected: AnswerType) -> Callable[[Sequence[str]], list[float]]:
+        """Whether each sentence holds an answer of the expected kind: a fitting candidate for typed questions,
+        a quotation for "what did X say", nothing for other questions."""
 
-        if abstain:
-            yield done(ABSTAIN_MESSAGE, (), abstained=True)
-            return
-        fallback = cite.evidence_answer(answering_evidence(standalone, evidence))
-        model = self._chat_model()
-        if model is None:
-            yield done(fallback.text, fallback.cited, model="none")
-            return
+        def fit(texts: Sequence[str]) -> list[float]:
+            if expected.kind == "quote":
+                return [1.0 if short_answer.quotations(t) else 0.0 for t in texts]
+            if not expected.typed:
+                return [0.0] * len(texts)
+            out = []
+            for i, analysis in enumerate(self._language.analyse_many(texts)):
+                found = candidates(question, expected, [Sentence(i, 1.0, analysis)])
+                out.append(max((c.features["fit"] for c in found), default=0.0))
+            return out
 
-        draft_parts: list[str] = []
+        return fit
+
+    # --- 3: abstention ---------------------------------------------------------------------------------------
+    def abstention(self, found: Found) -> str | None:
+        """Why the articles cannot answer (None when they may): weak evidence, a named entity no article
+        mentions, or no candidate of the expected kind that scores at least `min_candidate_score`."""
+        s = self._settings
+        best = max((e.score for e in found.evidence), default=0.0)
+        if best < s.abstain_threshold:
+            return f"the best evidence scores {best:.2f} (< {s.abstain_threshold:g})"
+        absent = unknown_entities(found.question, self._mentioned)
+        if absent:
+            return f"no article mentions {', '.join(absent)}"
+        if found.expected.typed:
+            top = found.ranked[0].score if found.ranked else 0.0
+            if top < s.min_candidate_score:
+                return f"no {found.expected.kind} of the asked kind in the evidence (best {top:.2f})"
+        return None
+
+    # --- 4: answering ------------------------------------------------------------------------------------
+    def _draft(self, found: Found, t0: float) -> Iterator[StreamEvent]:
+        """Yields Token events; returns the Drafted answer (a generator's return value)."""
         t_gen = time.perf_counter()
+        mode = answer_mode(self._settings)
+        model = self._chat_model()
         try:
-            messages = self._messages(standalone, evidence)
-            for piece in stream_with_deadline(model, messages, s.llm_timeout):
-                if "first_token" not in timings:
-                    timings["first_token"] = (time.perf_counter() - t0) * 1000
-                draft_parts.append(piece)
-                yield Token(piece)
-                if repetition_start("".join(draft_parts)) is not None:
-                    # a small model stuck in a loop: keep each item once, drop the cut-off last one, stop reading
-                    draft_parts = [trim_loop("".join(draft_parts))]
-                    break
+            if model is not None and mode == "write":
+                drafted = yield from self._write(model, found, WRITE_MAX_SENTENCES, WRITE_MAX_WORDS, t0)
+            elif found.expected.typed:
+                drafted = self._choose(model, found)
+            elif found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0]:
+                text, cited = short_answer.quote_answer(found.evidence)
+                drafted = Drafted(text, cited, "none")
+            elif model is not None:
+                drafted = yield from self._write(model, found, 1, DESCRIBE_MAX_WORDS, t0)
+            else:
+                drafted = self._extracted(found)
         except ModelError as e:
-            timings["generate"] = (time.perf_counter() - t_gen) * 1000
-            yield done(fallback.text, fallback.cited, notice=f"{e} Showing the evidence instead.")
-            return
-        timings["generate"] = (time.perf_counter() - t_gen) * 1000
-        draft = "".join(draft_parts).strip()
-        verified = cite.verify(draft, evidence, standalone)
-        if not verified.cited and cite.is_abstention(draft):
-            yield done(ABSTAIN_MESSAGE, (), abstained=True)
-        elif not verified.text:
-            yield done(fallback.text, fallback.cited, notice=UNVERIFIED_NOTICE)
-        else:
-            candidates = answering_evidence(standalone, evidence)
-            # a sentence that only restates the question ("Healey hosted the meeting [1]" to "where did Healey
-            # host it?") says nothing, but may have cited the right sentence: it is dropped, and the cited
-            # sentences holding the fact are added (or what it cited, for questions of no particular kind)
-            body = without_restatements(verified.text.lstrip(STRAY_OPENING), standalone)
-            body_cited = [n for n in verified.cited if n in set(cite.parse_markers(body))]
-            answered = bool(body) and has_asked_fact(standalone, body)
-            extra = missing_evidence(standalone, body, candidates, cited=body_cited if answered else ())
-            if not answered and not extra:
-                extra = [e for e in candidates if e.n in verified.cited][:MAX_RESTATED_EXTRA]
-            most_relevant = max(candidates, key=lambda e: e.score)
-            if most_relevant.n not in body_cited and most_relevant not in extra:
-                # the model did not use the most relevant sentence: show it too, so a terse or off-target
-                # draft never hides the best-supported fact
-                extra.insert(0, most_relevant)
-            by_n = {e.n: e for e in evidence}
-            extra += evidence_floor(standalone, body, body_cited, [by_n[n] for n in fallback.cited], extra)
-            text = body
-            if text and extra and text.rstrip()[-1:] not in '.!?”"':
-                text = text.rstrip() + "."
-            text = " ".join([t for t in [text] if t] + [cite.with_markers(e.text, [e.n]) for e in extra])
-            yield done(text, list(dict.fromkeys([*body_cited, *(e.n for e in extra)])), verified.unsupported)
+            drafted = self._extracted(found, notice=f"{e} Answering from the evidence.")
+        found.timings["generate"] = (time.perf_counter() - t_gen) * 1000
+        if drafted.model == "none" and not drafted.abstained:
+            yield Token(drafted.text)
+        return drafted
 
-    def _messages(self, question: str, evidence: Sequence[Evidence]) -> list[Any]:
-        """The prompt, with evidence trimmed from the least relevant end to fit the model's context window."""
+    def _extracted(self, found: Found, notice: str | None = None) -> Drafted:
+        """The answer from the evidence alone: the top candidate(s), a quotation or an answering clause."""
+        if found.expected.typed and found.ranked:
+            text, cited = short_answer.render_spans(listed(found.ranked, found.expected))
+        elif found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0]:
+            text, cited = short_answer.quote_answer(found.evidence)
+        else:
+            text, cited = short_answer.clause_answer(found.evidence[0], found.standalone)
+        return Drafted(text, cited, "none", notice)
+
+    def _choose(self, model: BaseChatModel | None, found: Found) -> Drafted:
+        """A typed question: the model picks among the top candidates under a grammar; without a model, or
+        when choosing is off (`choose_options` < 2), the ranking's own pick is the answer."""
+        options_from = found.ranked[: self._settings.choose_options]
+        if model is None or len(options_from) < 2:
+            return self._extracted(found)
+        options = choose.options_for(options_from)
+        several = found.expected.plural
+        messages = self._choice_messages(found, options_from, options)
+        from rag.generation import complete_with_deadline
+
+        output = complete_with_deadline(
+            model,
+            messages,
+            self._settings.llm_timeout,
+            extra_body={"grammar": choose.grammar(options, several)},
+            max_completion_tokens=24 * (choose.MAX_PICKS if several else 1),
+        )
+        picks = choose.parse_choice(output, options)
+        if picks is None:
+            return Drafted(ABSTAIN_MESSAGE, (), self._model_label, abstained=True)
+        if not picks:
+            return self._extracted(found, notice="The model's choice could not be read; answering from the evidence.")
+        by_text = {choose.clean_span(c.text).casefold(): c for c in options_from}
+        chosen = [by_text[options[i].casefold()] for i in picks]
+        text, cited = short_answer.render_spans(chosen)
+        return Drafted(text, cited, self._model_label)
+
+    def _choice_messages(self, found: Found, ranked: Sequence[Candidate], options: Sequence[str]) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        system, user = load_prompt("answer")
+        system, user = load_prompt("choose")
+        shown = choose.choice_evidence(ranked, found.evidence)
+        rendered = user.format(
+            evidence=format_evidence(shown),
+            question=found.standalone,
+            options="; ".join([*options, choose.NONE]),
+        )
+        return [SystemMessage(system), HumanMessage(rendered)]
+
+    def _write(
+        self, model: BaseChatModel, found: Found, sentences: int, words: int, t0: float
+    ) -> Iterator[StreamEvent]:
+        """The model writes (streamed as Token events); the draft is verified sentence by sentence and only
+        supported sentences are kept. Nothing is appended; an empty result falls back to the evidence."""
+        from rag.generation import stream_with_deadline
+
+        parts: list[str] = []
+        messages = self._write_messages(found, sentences, words)
+        for piece in stream_with_deadline(model, messages, self._settings.llm_timeout):
+            if "first_token" not in found.timings:
+                found.timings["first_token"] = (time.perf_counter() - t0) * 1000
+            parts.append(piece)
+            yield Token(piece)
+        draft = "".join(parts).strip()
+        verified = cite.verify(draft, found.evidence, found.standalone)
+        if not verified.cited and cite.is_abstention(draft):
+            return Drafted(ABSTAIN_MESSAGE, (), self._model_label, abstained=True)
+        if not verified.text:
+            return self._extracted(found, notice=UNVERIFIED_NOTICE)
+        return Drafted(verified.text, verified.cited, self._model_label, unsupported=verified.unsupported)
+
+    def _write_messages(self, found: Found, sentences: int, words: int) -> list[Any]:
+        """The write prompt, with evidence trimmed from the least relevant end to fit the context window."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        system, user = load_prompt("write")
+        system = system.format(max_sentences=sentences, max_words=words)
         budget = self._settings.context_window - self._settings.max_answer_tokens - PROMPT_MARGIN_TOKENS
-        kept = list(evidence)
+        kept = list(found.evidence)
         while True:
-            rendered = user.format(question=question, evidence=format_evidence(kept))
+            rendered = user.format(question=found.standalone, evidence=format_evidence(kept))
             used = self._count_tokens(system) + self._count_tokens(rendered)
             if used <= budget or len(kept) <= 1:
                 break
@@ -388,45 +365,19 @@ class Answerer:
             )
         return [SystemMessage(system), HumanMessage(rendered)]
 
-
-def stream_with_deadline(model: BaseChatModel, messages: list[Any], timeout: float) -> Iterator[str]:
-    """Text pieces of the model's reply; ModelError if it fails or the whole reply takes longer than `timeout`.
-
-    The model runs in a worker thread so a hung connection cannot hang the caller; when the caller stops
-    early (e.g. the user pressed Stop) the worker is told to stop reading.
-    """
-    from rag.models import classify_model_error
-
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    stop = threading.Event()
-
-    def worker() -> None:
-        try:
-            for chunk in model.stream(messages):
-                if stop.is_set():
-                    return
-                text = chunk.content if isinstance(chunk.content, str) else ""
-                if text:
-                    events.put(("text", text))
-            events.put(("end", None))
-        except Exception as e:  # any backend failure becomes a message for the user
-            events.put(("error", e))
-
-    threading.Thread(target=worker, name="rag-generate", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ModelError(f"The model did not finish within {timeout:g} s.")
-            try:
-                kind, value = events.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if kind == "end":
-                return
-            if kind == "error":
-                raise ModelError(classify_model_error(value)) from value
-            yield value
-    finally:
-        stop.set()
+    # --- 5: the Answer ------------------------------------------------------------------------------------
+    def _answer(self, question: str, found: Found, drafted: Drafted) -> Answer:
+        return Answer(
+            question=question,
+            standalone_question=found.standalone,
+            text=drafted.text,
+            abstained=drafted.abstained,
+            citations=cite.citations_for(drafted.cited, found.evidence),
+            evidence=found.evidence,
+            unsupported_sentences=drafted.unsupported,
+            retrieved=found.retrieved,
+            model=drafted.model,
+            timings_ms=found.timings,
+            notice=drafted.notice,
+            answer_type=found.expected.kind,
+        )

@@ -271,14 +271,15 @@ class KeywordIndex:
             raise StoreError(f"Cannot write the keyword index under {parent}: {e}") from e
 
     def mentions(self, phrase: str) -> bool:
-        """True when some word of `phrase` occurs anywhere in the indexed chunks (or the phrase has no words)."""
+        """True when every word of `phrase` occurs somewhere in the indexed chunks (or the phrase has no words):
+        a name none of whose articles holds all its words is not in the collection."""
         words = tokenize(phrase)
         if not words:
             return True
         if self._retriever is None:
             return False
         vocab = self._retriever.vocab_dict
-        return any(w in vocab for w in words)
+        return all(w in vocab for w in words)
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Up to k (chunk_id, BM25 score) pairs with a positive score, best first."""

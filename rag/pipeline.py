@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from rag.answer import Answerer
     from rag.keyword import Entry, KeywordIndex
+    from rag.language import Language
     from rag.retrieve import Retriever
     from rag.store import VectorStore
 
@@ -54,6 +55,7 @@ class _Clients:
         self._keyword: KeywordIndex | None = None
         self._chat: dict[str, BaseChatModel | None] = {}
         self._reranker: Any = None
+        self._language: Language | None = None
         self._articles: tuple[str, list[ArticleInfo]] | None = None
         self._filled_generation: str | None = None
         self._written: dict[str, Entry] = {}  # keyword entries of chunks written since the last rebuild
@@ -173,6 +175,23 @@ class _Clients:
                 self._chat[key] = build_chat_model(settings)
             return self._chat[key]
 
+    def language(self) -> Language:
+        """The spaCy language layer shared by every question (loaded on first use)."""
+        with self._lock:
+            if self._language is None:
+                from rag.language import Language
+
+                self._language = Language(("sentences", "entities", "syntax"))
+            return self._language
+
+    def similarity(self, word: str, texts: Sequence[str]) -> list[float]:
+        """Cosine similarity of `word` to each text, by the question embedder."""
+        import numpy as np
+
+        vectors = np.asarray(self.query_embedder().embed_documents([word, *texts]), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        return [float(x) for x in vectors[1:] @ vectors[0]]
+
     def reranker(self) -> Any:
         with self._lock:
             if self._reranker is None and self._settings.reranker_path:
@@ -242,11 +261,13 @@ class Pipeline:
             settings=s,
             retriever=self._retriever(),
             selector=EvidenceSelector(c.query_embedder(), c.reranker()),
+            language=c.language(),
             chat_model=lambda: c.chat_model(s),
             model_label=model_label(s),
             count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),
             anchor_date=self._anchor_date,
             mentioned=lambda name: c.keyword().mentions(name),
+            similarity=c.similarity,
         )
 
     def _anchor_date(self) -> date:

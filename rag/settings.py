@@ -20,6 +20,7 @@ from typing import Any
 from rag.errors import ConfigError
 
 LLM_BACKENDS = ("local", "openai", "ollama", "none")
+ANSWER_MODES = ("auto", "choose", "write")
 RETRIEVAL_MODES = ("hybrid", "vector", "keyword")
 EMBEDDING_MODELS = ("minilm-int8", "minilm", "minilm-onnx-int8")
 ENV_PREFIX = "RAG_"
@@ -63,6 +64,15 @@ class Settings:
     evidence_max: int = 6
     # below this relevance of the best evidence sentence, the answer is an abstention (0..1)
     abstain_threshold: float = 0.32
+    # a typed question's best answer candidate must score at least this (0..1), else the answer is "the
+    # articles do not say"
+    min_candidate_score: float = 0.35
+    # "choose": the model picks among candidate answers found in the evidence (or NONE) under a grammar;
+    # "write": the model writes at most two cited sentences; "auto": write for openai / ollama / your own GGUF,
+    # choose for the small bundled models
+    answer_mode: str = "auto"
+    # candidate answers the model chooses among; below 2 the evidence ranking's own pick is the answer
+    choose_options: int = 4
     # optional local sentence-transformers CrossEncoder folder used to rerank evidence sentences
     reranker_path: str = ""
     # answer backend: "local" (bundled GGUF via xllamacpp), "openai", "ollama" or "none" (evidence only)
@@ -106,6 +116,7 @@ class Settings:
     def __post_init__(self) -> None:
         _check_choice("llm", self.llm, LLM_BACKENDS)
         _check_choice("retrieval", self.retrieval, RETRIEVAL_MODES)
+        _check_choice("answer_mode", self.answer_mode, ANSWER_MODES)
         if self.chunk_tokens < 16:
             raise ConfigError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
@@ -116,8 +127,9 @@ class Settings:
         for name in ("top_k", "candidates", "evidence_max", "embed_batch", "max_answer_tokens", "rrf_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if not 0.0 <= self.abstain_threshold <= 1.0:
-            raise ConfigError(f"abstain_threshold must be between 0 and 1, got {self.abstain_threshold}.")
+        for name in ("abstain_threshold", "min_candidate_score"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}.")
         if self.llm_timeout <= 0:
             raise ConfigError(f"llm_timeout must be positive, got {self.llm_timeout}.")
         if self.ui_auth and ":" not in self.ui_auth:

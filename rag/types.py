@@ -156,6 +156,8 @@ class Answer:
     model: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None
+    # the kind of answer the question expects: entity, number, date, quote, thing or description
+    answer_type: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The `rag ask --json` schema."""
@@ -172,6 +174,7 @@ class Answer:
             "model": self.model,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
+            "answer_type": self.answer_type,
         }
 
 
