@@ -195,7 +195,7 @@ class Answerer:
         """Retrieve, select evidence and rank candidates for a validated question."""
         s = self._settings
         t0 = time.perf_counter()
-        standalone = condense(question, history)
+        standalone = condense(question, history, self._language.analyse)
         dated = resolve_relative_dates(standalone, self._anchor_date)
         filters = merge_dates(filters or Filters(), dated)
         standalone = dated.question

@@ -104,6 +104,8 @@ def expected_answer(question: Analysis) -> AnswerType:
             return AnswerType("entity", PEOPLE)
         if word.tag in ("WDT", "WP") and lower in ("which", "what") and _noun_after(words, i) is not None:
             return _headed(words, _wh_head(words, i))
+        if lower == "why" and word.tag == "WRB":
+            return AnswerType("description")
         if lower == "how" and i + 1 < len(words):
             return _how(words, i)
         if lower in ("who", "whom") and word.tag == "WP":

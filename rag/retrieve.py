@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.keyword import tokenize
-from rag.question import ACRONYMS, with_other_forms
 from rag.types import Filters, Passage
 
 if TYPE_CHECKING:
@@ -160,9 +159,7 @@ class Retriever:
                 vector_ranks[chunk.chunk_id] = rank
             rankings.append([c.chunk_id for c, _ in hits])
         if self._mode in ("hybrid", "keyword"):
-            # keyword search also looks for acronyms spelled out ("CEO" -> "chief executive")
-            query_kw = with_other_forms(query, ACRONYMS)
-            hits_kw = self._keyword_index().search(query_kw, self._candidates, filters)
+            hits_kw = self._keyword_index().search(query, self._candidates, filters)
             keyword_ranks = {cid: rank for rank, (cid, _) in enumerate(hits_kw, start=1)}
             rankings.append([cid for cid, _ in hits_kw])
             missing = [cid for cid, _ in hits_kw if cid not in chunks]
