@@ -19,9 +19,7 @@ Stages, each yielding to the caller as soon as it is done:
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -337,7 +335,7 @@ class Answerer:
             parts.append(piece)
             yield Token(piece)
         draft = "".join(parts).strip()
-        verified = cite.verify(draft, found.evidence, found.standalone)
+        verified = cite.verify(draft, found.evidence, found.standalone, self._language.analyse)
         if not verified.cited and cite.is_abstention(draft):
             return Drafted(ABSTAIN_MESSAGE, (), self._model_label, abstained=True)
         if not verified.text:

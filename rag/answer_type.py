@@ -77,7 +77,8 @@ class AnswerType:
     (a noun phrase: "what do officials believe the objects were?") or "description" (why / how / what
     happened: no span answers it). `labels` are spaCy entity labels, most wanted first (empty: any).
     `head` is the wh-phrase's head noun ("team", "people" in "how many people"), "" when there is none;
-    `plural` says whether it asks for several ("which countries").
+    `plural` says whether it may ask for several ("which countries", a bare "who"); "how many" asks for one
+    number.
     """
 
     kind: str
@@ -160,13 +161,14 @@ def _headed(words: tuple[Word, ...], head: int) -> AnswerType:
 
 def _who(words: tuple[Word, ...], i: int) -> AnswerType:
     """ "Who is/was the X ...?" names the person by X, which then helps find them ("Ukraine's foreign
-    minister" -> "Foreign Minister Andriy Sybiga")."""
+    minister" -> "Foreign Minister Andriy Sybiga"). A bare "who" may be answered by several people ("who
+    attended?"), so it is plural: the ranking decides how many score close enough to be named."""
     after = i + 1
     if after < len(words) and _lemma(words[after]) == "be":
         noun = _noun_after(words, after)
         if noun is not None and words[noun].tag in ("NN", "NNS"):
             return AnswerType("entity", PEOPLE, _lemma(words[noun]), words[noun].tag == "NNS")
-    return AnswerType("entity", PEOPLE)
+    return AnswerType("entity", PEOPLE, plural=True)
 
 
 def _how(words: tuple[Word, ...], i: int) -> AnswerType:
@@ -174,7 +176,7 @@ def _how(words: tuple[Word, ...], i: int) -> AnswerType:
     if adverb in ("many", "much"):
         counted = _noun_after(words, i + 1)
         head = _lemma(words[counted]) if counted is not None else ""
-        return AnswerType("number", _HOW_LABELS[adverb], head, True)
+        return AnswerType("number", _HOW_LABELS[adverb], head)
     if words[i + 1].tag in ("JJ", "RB"):
         kind = "date" if adverb in ("long", "old") else "number"
         return AnswerType(kind, _HOW_LABELS.get(adverb, MEASURES), adverb)

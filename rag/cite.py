@@ -8,16 +8,19 @@ numbers appear in none of its cited evidence is unsupported and is removed from 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.chunking import sentence_spans
 from rag.keyword import normalize, tokenize
 from rag.retrieve import named_outlets
 from rag.types import Citation, Evidence
 
+if TYPE_CHECKING:
+    from rag.language import Analysis
+
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
-_CAPITALISED = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w’'\-]*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SMALL_NUMBERS = {
     w: str(i)
@@ -30,16 +33,6 @@ NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion "
     "dozen dozens hundreds thousands millions".split()
-)
-# Capitalised words that carry no checkable claim (sentence openers, titles, pronouns, calendar words).
-NOT_NAMES = frozenset(
-    normalize(w)
-    for w in """I The A An He She They It We You This That These Those There Here His Her Their Its Our
-    According In On At As By For From To Of And But Or So If When While After Before During Also However
-    Mr Mrs Ms Dr Sir President Prime Minister Secretary Foreign Minister Chancellor Envoy Special Chief Staff
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
-    September October November December Yes No Both Some Several Other Others Meanwhile Answer Evidence
-    Sources Source Article Articles Not None""".split()
 )
 ABSTENTION = re.compile(
     r"(?:articles?|evidence|context|sources?|text|passages?)\s+(?:do(?:es)?\s*n[o']t|did\s*n[o']t)\s+"
@@ -93,35 +86,35 @@ def _answer_sentences(line: str) -> list[tuple[int, int]]:
     return merged
 
 
-def key_terms(sentence: str) -> set[str]:
-    """The checkable claims of a sentence: names and numbers, normalised.
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 
-    A run of capitalised words counts by its last word ("Marco Rubio" -> "rubio", "Mr Rubio" -> "rubio"), so
-    a claim and its evidence may differ in first names and titles but not in who is meant. A lone capitalised
-    word opening the sentence is an ordinary word, not a name.
+
+def key_terms(sentence: str, names: Iterable[str] = ()) -> set[str]:
+    """The checkable claims of a sentence: the names in it (found by the caller, e.g. spaCy's entities) and
+    its numbers, normalised.
+
+    A name counts by its last word ("Marco Rubio" -> "rubio", "Mr Rubio's" -> "rubio"), so a claim and its
+    evidence may differ in first names and titles but not in who is meant.
     """
     plain = strip_markers(sentence)
-    terms: set[str] = set()
-    matches = list(_CAPITALISED.finditer(plain))
-    for i, match in enumerate(matches):
-        if i + 1 < len(matches) and matches[i + 1].start() == match.end() + 1:
-            continue  # not the last word of a name run
-        word = normalize(match.group(0)).replace("’", "'").removesuffix("'s").strip("'-")
-        if not word or word in NOT_NAMES:
-            continue
-        run_start = match.start()
-        j = i
-        while j > 0 and matches[j - 1].end() + 1 == matches[j].start():
-            j -= 1
-            run_start = matches[j].start()
-        if plain[:run_start].strip(' "“‘(-*•') == "" and j == i:
-            continue
-        terms.add(word)
+    terms = {_last_word(name) for name in names} - {""}
     terms.update(_NUMBER.findall(plain))
     terms.update(
         _SMALL_NUMBERS.get(w, w) for w in re.findall(r"[a-z]+", normalize(plain)) if w in NUMBER_WORDS
     )
     return terms
+
+
+def _last_word(name: str) -> str:
+    words = normalize(name).replace("’", "'").split()
+    return words[-1].removesuffix("'s").strip("'-.,") if words else ""
+
+
+def names_of(analyse: Callable[[str], Analysis] | None, text: str) -> list[str]:
+    """The named entities of `text` by the language layer's `analyse` (none without one)."""
+    if analyse is None or not text:
+        return []
+    return [e.text for e in analyse(text).entities if e.label in NAME_LABELS]
 
 
 def _numbers_as_digits(text: str) -> str:
@@ -160,17 +153,22 @@ class Verified:
 MIN_OVERLAP = 0.34
 
 
-def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Verified:
+def verify(
+    draft: str,
+    evidence: Sequence[Evidence],
+    question: str = "",
+    analyse: Callable[[str], Analysis] | None = None,
+) -> Verified:
     """Check each sentence of `draft` against the evidence it cites, attaching or correcting citations.
 
-    A sentence is supported when all its names and numbers occur in its cited evidence (or the question), it
+    A sentence is supported when all its names (spaCy entities, via `analyse`) and numbers occur in its cited evidence (or the question), it
     shares at least MIN_OVERLAP of its content words with that evidence, and every outlet it names published
     (or is named in) one of the sentences it cites. A sentence with no citation, or with citations that do not
     support it, is matched against every evidence item instead.
     """
     by_n = {e.n: e for e in evidence}
     outlets = list(dict.fromkeys(span.source for e in evidence for span in e.spans))
-    question_terms = key_terms(question) if question else set()
+    question_terms = key_terms(question, names_of(analyse, question)) if question else set()
     kept: list[str] = []
     cited: dict[int, None] = {}
     unsupported: list[str] = []
@@ -180,9 +178,9 @@ def verify(draft: str, evidence: Sequence[Evidence], question: str = "") -> Veri
         if not re.search(r"\w", claim) or normalize(claim) in seen:
             continue  # small models loop: a repeated sentence is said once
         seen.add(normalize(claim))
-        terms = key_terms(claim) - question_terms
+        terms = key_terms(claim, names_of(analyse, claim)) - question_terms
         for outlet in _outlets_named(claim, outlets):
-            terms -= key_terms(f"by {outlet}")  # an outlet is checked against who published the evidence
+            terms -= key_terms(outlet, [outlet])  # an outlet is checked against who published the evidence
         marked = [n for n in parse_markers(sentence) if n in by_n]
         support = _supporting(claim, terms, [by_n[n] for n in marked])
         if not support:
@@ -272,17 +270,3 @@ def citations_for(ns: Sequence[int], evidence: Sequence[Evidence]) -> tuple[Cita
             )
         )
     return tuple(sorted(out, key=lambda c: c.n))
-
-
-def evidence_answer(
-    evidence: Sequence[Evidence], max_sentences: int = 4, relative_floor: float = 0.7
-) -> Verified:
-    """The answer without a model: the most relevant evidence sentences themselves, each citing itself.
-
-    Sentences scoring below `relative_floor` x the best score are left out; at least one is always kept.
-    """
-    if not evidence:
-        return Verified("", (), ())
-    top = max(e.score for e in evidence)
-    chosen = [e for e in evidence if e.score >= relative_floor * top][:max_sentences] or [evidence[0]]
-    return Verified(" ".join(with_markers(e.text, [e.n]) for e in chosen), tuple(e.n for e in chosen), ())

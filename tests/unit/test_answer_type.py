@@ -7,6 +7,7 @@ import pytest
 from rag.answer_type import AnswerType, expected_answer
 from rag.language import Language
 
+pytestmark = pytest.mark.integration  # loads spaCy's small English pipeline
 
 @pytest.fixture(scope="module")
 def language() -> Language:
@@ -19,7 +20,7 @@ def expect(language: Language, question: str) -> AnswerType:
 
 def test_who_asks_for_a_person_or_organisation(language: Language) -> None:
     found = expect(language, "Who opened the new bridge over the Tamsin river?")
-    assert (found.kind, found.labels[0]) == ("entity", "PERSON")
+    assert (found.kind, found.labels[0], found.plural) == ("entity", "PERSON", True)
 
 
 def test_who_is_the_x_keeps_the_noun(language: Language) -> None:
@@ -41,7 +42,7 @@ def test_which_companies_is_plural(language: Language) -> None:
 
 def test_how_many_asks_for_a_count_of_the_noun(language: Language) -> None:
     found = expect(language, "How many homes lost power after the storm?")
-    assert (found.kind, found.head) == ("number", "home")
+    assert (found.kind, found.head, found.plural) == ("number", "home", False)
     assert "CARDINAL" in found.labels
 
 
