@@ -297,5 +297,12 @@ class Pipeline:
     def article_text(self, doc_id: str) -> str | None:
         return self._clients.store().article_text(doc_id)
 
+    def example_questions(self, count: int = 4) -> list[str]:
+        """Starter questions about the people and places the stored headlines name (newest first)."""
+        from rag.suggest import example_questions
+
+        newest = sorted(self.articles(), key=lambda a: a.published_at or "", reverse=True)
+        return example_questions([a.title for a in newest], self._clients.language().analyse, count)
+
     def close(self) -> None:
         """Nothing to release explicitly today; kept so callers can scope a pipeline's lifetime."""

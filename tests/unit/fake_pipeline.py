@@ -166,6 +166,9 @@ class FakePipeline:
     def article_text(self, doc_id: str) -> str | None:
         return ARTICLES[doc_id][3] if doc_id in ARTICLES else None
 
+    def example_questions(self, count: int = 4) -> list[str]:
+        return [f"What did the author of {title} say?" for title, *_ in ARTICLES.values()][:count]
+
     def ingest(self, paths: Sequence[Path], prune: bool = False, progress=None) -> IngestReport:  # noqa: ANN001
         self.ingested.append(list(paths))
         for i, _ in enumerate(paths, 1):
