@@ -29,7 +29,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rag import choose, cite, short_answer
-from rag.answer_type import AnswerType, expected_answer
+from rag.answer_type import AnswerType, expected_answer, with_nearest_labels
 from rag.candidates import Candidate, Sentence, Similarity, candidates
 from rag.errors import InputError, ModelError
 from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from rag.retrieve import Retriever
 
 ABSTAIN_MESSAGE = "The articles do not say."
-UNVERIFIED_NOTICE = "The model's answer could not be verified against the articles; answering from the evidence."
+UNVERIFIED_NOTICE = (
+    "The model's answer could not be verified against the articles; answering from the evidence."
+)
 PROMPT_MARGIN_TOKENS = 64
 DESCRIBE_MAX_WORDS = 30  # a model's one-sentence answer to a why / how / what-happened question
 WRITE_MAX_SENTENCES = 2
@@ -201,7 +203,11 @@ class Answerer:
         t_retrieve = time.perf_counter()
         analysed = self._language.analyse(standalone)
         expected = expected_answer(analysed)
-        evidence = self._selector.select(standalone, retrieved, s.evidence_max, fit=self._fit(analysed, expected))
+        if self._similarity is not None:
+            expected = with_nearest_labels(expected, self._similarity)
+        evidence = self._selector.select(
+            standalone, retrieved, s.evidence_max, fit=self._fit(analysed, expected)
+        )
         analyses = self._language.analyse_many([e.text for e in evidence])
         sentences = [Sentence(e.n, e.score, a) for e, a in zip(evidence, analyses, strict=True)]
         ranked = candidates(analysed, expected, sentences, self._similarity)
@@ -302,13 +308,17 @@ class Answerer:
         if picks is None:
             return Drafted(ABSTAIN_MESSAGE, (), self._model_label, abstained=True)
         if not picks:
-            return self._extracted(found, notice="The model's choice could not be read; answering from the evidence.")
+            return self._extracted(
+                found, notice="The model's choice could not be read; answering from the evidence."
+            )
         by_text = {choose.clean_span(c.text).casefold(): c for c in options_from}
         chosen = [by_text[options[i].casefold()] for i in picks]
         text, cited = short_answer.render_spans(chosen)
         return Drafted(text, cited, self._model_label)
 
-    def _choice_messages(self, found: Found, ranked: Sequence[Candidate], options: Sequence[str]) -> list[Any]:
+    def _choice_messages(
+        self, found: Found, ranked: Sequence[Candidate], options: Sequence[str]
+    ) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
         system, user = load_prompt("choose")

@@ -14,6 +14,7 @@ agreement, similarity to the head noun) decides.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.language import Analysis, Word
@@ -30,7 +31,9 @@ DURATIONS = ("DATE", "TIME", "QUANTITY")
 # are matched through the lemma. One table, written once from the label definitions of spaCy's English
 # NER scheme (OntoNotes), not from any gold question.
 _HEAD_TABLE: dict[tuple[str, ...], str] = {
-    ("PERSON",): "person people man woman boy girl child someone individual official leader minister president "
+    (
+        "PERSON",
+    ): "person people man woman boy girl child someone individual official leader minister president "
     "politician lawmaker senator governor mayor judge lawyer actor actress singer artist author writer player "
     "athlete coach star celebrity executive founder scientist expert doctor journalist candidate "
     "spokesperson spokesman spokeswoman victim suspect husband wife son daughter father mother king queen "
@@ -42,7 +45,9 @@ _HEAD_TABLE: dict[tuple[str, ...], str] = {
     ("GPE", "LOC"): "country nation state city town village capital county province territory",
     ("LOC", "GPE"): "region area island continent river sea ocean lake mountain",
     ("FAC", "GPE", "ORG"): "building airport stadium bridge venue arena hospital prison museum",
-    ("WORK_OF_ART",): "film movie book novel song album show series play painting musical documentary episode",
+    (
+        "WORK_OF_ART",
+    ): "film movie book novel song album show series play painting musical documentary episode",
     ("EVENT",): "event storm hurricane cyclone war battle tournament championship festival",
     ("LAW",): "law bill act policy treaty agreement framework regulation",
     ("PRODUCT",): "product vehicle car device phone drug vaccine weapon aircraft plane ship",
@@ -119,6 +124,24 @@ def expected_answer(question: Analysis) -> AnswerType:
     return AnswerType("thing")
 
 
+NEAREST_FLOOR = 0.5  # cosine similarity a head noun needs to borrow the labels of a table noun
+
+
+def with_nearest_labels(
+    expected: AnswerType, similarity: Callable[[str, Sequence[str]], Sequence[float]]
+) -> AnswerType:
+    """An entity question whose head noun the table lacks ("which dancer") takes the labels of the table noun
+    nearest in meaning ("singer": PERSON), when one is near enough; otherwise it is unchanged."""
+    if expected.kind != "entity" or not expected.head or expected.labels:
+        return expected
+    nouns = list(HEAD_LABELS)
+    scores = similarity(expected.head, nouns)
+    best = max(range(len(nouns)), key=lambda i: scores[i])
+    if scores[best] < NEAREST_FLOOR:
+        return expected
+    return _typed(HEAD_LABELS[nouns[best]], expected.head, expected.plural)
+
+
 def _wh_head(words: tuple[Word, ...], i: int) -> int:
     """The noun a "which/what" determines: its syntactic head when the parser attached it to a noun
     ("which US special envoy" -> envoy), else the noun found by `_noun_after`."""
@@ -150,13 +173,16 @@ def _headed(words: tuple[Word, ...], head: int) -> AnswerType:
         of = _noun_after(words, head + 1)
         if of is not None:
             return _headed(words, of)
-    labels = HEAD_LABELS.get(lemma, ())
+    return _typed(HEAD_LABELS.get(lemma, ()), lemma, noun.tag in ("NNS", "NNPS"))
+
+
+def _typed(labels: tuple[str, ...], head: str, plural: bool) -> AnswerType:
     kind = "entity"
     if labels and labels[0] in DATES:
         kind = "date"
     elif labels and labels[0] in MEASURES:
         kind = "number"
-    return AnswerType(kind, labels, lemma, noun.tag in ("NNS", "NNPS"))
+    return AnswerType(kind, labels, head, plural)
 
 
 def _who(words: tuple[Word, ...], i: int) -> AnswerType:

@@ -35,6 +35,7 @@ TEMPORAL = frozenset({"DATE", "TIME"})
 WEIGHTS = {"fit": 0.25, "evidence": 0.20, "coverage": 0.20, "syntax": 0.10, "agreement": 0.10, "head": 0.15}
 HEAD_WINDOW = 3  # words between a candidate and the head noun that still link them ("Tesla, the automaker")
 DISTANCE_SCALE = 4.0  # words: a question word this far from a candidate counts half
+_BOUND = frozenset({"compound", "appos", "amod", "nmod", "attr"})  # parse links that tie a noun to a name
 _LEADING = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|his|her|our|my|your)\s+", re.I)
 # words that name nothing by themselves: a span made only of these and the question's words is no answer
 _FUNCTION_WORDS = frozenset(
@@ -87,14 +88,17 @@ def candidates(
     if not expected.typed or not sentences:
         return []
     asked = set(tokenize(question.text))
+    named = {w for e in question.entities if e.label == "PERSON" for w in plain_words(e.text)}
     stems = [word_stems(s.analysis) for s in sentences]
     weights = rarity(asked, stems)
     top = max(s.score for s in sentences) or 1.0
     found: dict[str, _Found] = {}
     for sentence, sentence_stems in zip(sentences, stems, strict=True):
         for span, label, fit in spans_of_kind(sentence.analysis, expected):
-            if not _informative(span.text, question.text):
-                continue
+            if not _informative(span.text, question.text) or (
+                label == "PERSON" and _surname(span.text) in named
+            ):
+                continue  # the question's own entities ("Emmanuel Macron" when it asks about "Macron")
             inside = _word_indices(sentence.analysis, span)
             features = {
                 "fit": fit,
@@ -168,6 +172,8 @@ def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, 
     out: list[tuple[Span, str, float]] = []
     for entity in analysis.entities:
         fit = label_fit(entity.label, expected)
+        if fit > 0 and _modifies(analysis, entity) and entity.label not in expected.labels[:1]:
+            continue  # "European" in "a European official" describes the official, it does not name one
         if fit > 0:
             out.append((_extended(analysis, entity, expected), entity.label, fit))
     covered = [(e.start, e.end) for e in analysis.entities]
@@ -202,6 +208,14 @@ def _phrase_fit(expected: AnswerType, proper: bool) -> float:
             return 0.3 if expected.labels else 0.6
         return 0.0 if expected.labels else 0.4
     return 0.0
+
+
+def _modifies(analysis: Analysis, span: Span) -> bool:
+    """Whether the span is an adjectival modifier of a noun outside it ("Ukrainian" in "Ukrainian
+    officials"), by the dependency of its root words."""
+    inside = set(_word_indices(analysis, span))
+    roots = [i for i in inside if analysis.words[i].head not in inside]
+    return bool(roots) and all(analysis.words[i].dep == "amod" for i in roots)
 
 
 def _has_proper_noun(analysis: Analysis, span: Span) -> bool:
@@ -241,17 +255,33 @@ def _informative(text: str, question: str) -> bool:
 
 
 def head_link(analysis: Analysis, inside: Sequence[int], head: str) -> float:
-    """1.0 when the head noun of the question's wh-phrase stands within HEAD_WINDOW words of the candidate or
-    inside it ("automaker Tesla", "Tesla, the automaker", "sesame seeds" for "which seed"), else 0."""
+    """How closely the head noun of the question's wh-phrase is tied to the candidate: 1.0 when it is part
+    of it ("sesame seeds" for "which seed") or bound to it in the parse as a compound, modifier or apposition
+    ("envoy Keith Kellogg", "Tesla, the automaker"); 0.5 when it merely stands within HEAD_WINDOW words
+    ("Trump's envoy Keith Kellogg" for Trump); else 0."""
     if not head or not inside:
         return 0.0
     words = analysis.words
-    lo, hi = max(0, inside[0] - HEAD_WINDOW), min(len(words), inside[-1] + HEAD_WINDOW + 1)
-    return 1.0 if any((w.lemma or w.text).lower() == head for w in words[lo:hi]) else 0.0
+    span = set(inside)
+    near = False
+    for i, word in enumerate(words):
+        if (word.lemma or word.text).lower() != head:
+            continue
+        if i in span or (word.head in span and word.dep in _BOUND):
+            return 1.0
+        if any(words[j].head == i and words[j].dep in _BOUND for j in span):
+            return 1.0
+        near = near or inside[0] - HEAD_WINDOW <= i <= inside[-1] + HEAD_WINDOW
+    return 0.5 if near else 0.0
 
 
 def _word_indices(analysis: Analysis, span: Span) -> list[int]:
     return [i for i, w in enumerate(analysis.words) if span.start <= w.start < span.end]
+
+
+def _surname(name: str) -> str:
+    words = plain_words(name)
+    return words[-1] if words else ""
 
 
 def candidate_key(text: str) -> str:

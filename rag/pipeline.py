@@ -43,6 +43,10 @@ _CLIENT_KEYS = (
 )
 
 
+MAX_CACHED_VECTORS = 20_000
+MAX_CACHED_CHARS = 40
+
+
 class _Clients:
     """Lazily built, thread-safe holder of the heavy clients for one store + embedder."""
 
@@ -56,6 +60,7 @@ class _Clients:
         self._chat: dict[str, BaseChatModel | None] = {}
         self._reranker: Any = None
         self._language: Language | None = None
+        self._vectors: dict[str, Any] = {}  # short text -> unit vector, for `similarity`
         self._articles: tuple[str, list[ArticleInfo]] | None = None
         self._filled_generation: str | None = None
         self._written: dict[str, Entry] = {}  # keyword entries of chunks written since the last rebuild
@@ -185,12 +190,21 @@ class _Clients:
             return self._language
 
     def similarity(self, word: str, texts: Sequence[str]) -> list[float]:
-        """Cosine similarity of `word` to each text, by the question embedder."""
+        """Cosine similarity of `word` to each text, by the question embedder (short texts are cached: the
+        answer-type table's nouns are compared with every question's head noun)."""
         import numpy as np
 
-        vectors = np.asarray(self.query_embedder().embed_documents([word, *texts]), dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        return [float(x) for x in vectors[1:] @ vectors[0]]
+        wanted = list(dict.fromkeys([word, *texts]))
+        known = {t: v for t in wanted if (v := self._vectors.get(t)) is not None}
+        missing = [t for t in wanted if t not in known]
+        if missing:
+            vectors = np.asarray(self.query_embedder().embed_documents(missing), dtype=np.float32)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+            known.update(zip(missing, vectors, strict=True))
+            if len(self._vectors) > MAX_CACHED_VECTORS:
+                self._vectors = {}
+            self._vectors.update((t, known[t]) for t in missing if len(t) <= MAX_CACHED_CHARS)
+        return [float(known[t] @ known[word]) for t in texts]
 
     def reranker(self) -> Any:
         with self._lock:

@@ -1,0 +1,140 @@
+"""Answer candidates from synthetic evidence sentences, analysed by the real spaCy pipeline: one test per kind
+of expected answer, plus merging, the question's own entities and modifiers."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer_type import AnswerType, expected_answer, with_nearest_labels
+from rag.candidates import Candidate, Sentence, candidates, head_link
+from rag.language import Language
+
+pytestmark = pytest.mark.integration  # loads spaCy's small English pipeline
+
+
+@pytest.fixture(scope="module")
+def language() -> Language:
+    return Language(("sentences", "entities", "syntax"))
+
+
+def ranked(language: Language, question: str, *sentences: str) -> list[Candidate]:
+    analysed = language.analyse(question)
+    evidence = [Sentence(n, 1.0 - n / 10, language.analyse(t)) for n, t in enumerate(sentences, 1)]
+    return candidates(analysed, expected_answer(analysed), evidence)
+
+
+def best(language: Language, question: str, *sentences: str) -> str:
+    found = ranked(language, question, *sentences)
+    assert found, question
+    return found[0].text
+
+
+def test_a_person(language: Language) -> None:
+    assert (
+        best(
+            language,
+            "Who opened the new library in Halden?",
+            "The new library in Halden was opened by Mayor Ingrid Solberg on Monday.",
+        )
+        == "Ingrid Solberg"
+    )
+
+
+def test_a_country(language: Language) -> None:
+    assert (
+        best(
+            language,
+            "Flood waters closed schools across which country on Tuesday?",
+            "Flood waters closed schools across Portugal on Tuesday, officials in Lisbon said.",
+        )
+        == "Portugal"
+    )
+
+
+def test_a_company(language: Language) -> None:
+    found = best(
+        language,
+        "Which carmaker recalled 40,000 vans this week?",
+        "Renault recalled 40,000 vans this week over a brake fault, the company said.",
+    )
+    assert found == "Renault"
+
+
+def test_a_number_comes_with_what_it_counts(language: Language) -> None:
+    assert (
+        best(
+            language,
+            "How many homes lost power after the storm?",
+            "After the storm, 12,000 homes lost power in the north.",
+        )
+        == "12,000 homes"
+    )
+
+
+def test_a_date(language: Language) -> None:
+    assert best(language, "When did the ferry service resume?", "The ferry service resumed on 4 March.") in (
+        "4 March",
+        "March",
+    )
+
+
+def test_a_thing(language: Language) -> None:
+    found = ranked(
+        language,
+        "Researchers found microbes that can digest what?",
+        "Researchers found microbes that can digest polyester at low temperatures.",
+    )
+    assert "polyester" in [c.text for c in found[:3]]
+
+
+def test_the_same_entity_in_two_sentences_is_one_candidate_with_both_citations(language: Language) -> None:
+    found = ranked(
+        language,
+        "Who chaired the harbour inquiry?",
+        "Judge Amara Osei chaired the harbour inquiry.",
+        "The inquiry, chaired by Amara Osei, reported in May.",
+    )
+    osei = [c for c in found if c.text.endswith("Osei")]
+    assert len(osei) == 1 and osei[0].evidence == (1, 2)
+
+
+def test_entities_the_question_names_are_not_candidates(language: Language) -> None:
+    found = ranked(
+        language,
+        "Who did Lena Marsh meet in Oslo?",
+        "Lena Marsh met Piet Vos in Oslo.",
+    )
+    texts = [c.text for c in found]
+    assert "Piet Vos" in texts
+    assert not any("Marsh" in t or t == "Oslo" for t in texts)
+
+
+def test_an_adjective_of_nationality_does_not_answer_who(language: Language) -> None:
+    found = ranked(
+        language,
+        "Which officials visited the dam?",
+        "Norwegian officials and the engineer Kari Dahl visited the dam.",
+    )
+    assert "Norwegian" not in [c.text for c in found]
+
+
+def test_the_head_noun_bound_to_a_name_links_it(language: Language) -> None:
+    analysis = language.analyse("The city's envoy Marta Ruiz met the mayor.")
+    words = [w.text for w in analysis.words]
+    ruiz = [words.index("Marta"), words.index("Ruiz")]
+    city = [words.index("city")]
+    assert head_link(analysis, ruiz, "envoy") == 1.0
+    assert head_link(analysis, city, "envoy") == 0.5  # near it, but not bound to it
+    assert head_link(analysis, ruiz, "") == 0.0
+
+
+def test_an_unknown_head_noun_borrows_the_labels_of_the_nearest_table_noun() -> None:
+    unknown = AnswerType("entity", (), "dancer")
+
+    def near_singer(word: str, nouns: list[str]) -> list[float]:
+        return [0.9 if n == "singer" else 0.1 for n in nouns]
+
+    assert with_nearest_labels(unknown, near_singer).labels == ("PERSON",)
+    assert with_nearest_labels(unknown, lambda w, nouns: [0.2] * len(nouns)) == unknown
+    typed = AnswerType("entity", ("ORG",), "team")
+    assert with_nearest_labels(typed, near_singer) == typed
