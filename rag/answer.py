@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from rag import choose, cite, short_answer
 from rag.answer_type import AnswerType, expected_answer
 from rag.candidates import Candidate, Sentence, Similarity, candidates
-from rag.errors import InputError, ModelError
 from rag.dates import date_context, preferred_range, retrieval_filters
+from rag.errors import InputError, ModelError
 from rag.question import condense, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, Passage, StreamEvent, Token, Turn

@@ -190,7 +190,10 @@ class Retriever:
                 chunks[chunk.chunk_id] = chunk
         fused = [(cid, s) for cid, s in reciprocal_rank_fusion(rankings, self._rrf_k) if cid in chunks]
         passages = prefer_dates(
-            [to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid)) for cid, score in fused],
+            [
+                to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid))
+                for cid, score in fused
+            ],
             prefer,
         )
         groups = group_near_duplicates([p.text for p in passages], self._duplicate_threshold)[:top_k]

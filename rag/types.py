@@ -180,7 +180,9 @@ class DateContext:
         if self.explicit:
             text += " Later articles are not used."
         for p in self.phrases:
-            days = p.start.isoformat() if p.start == p.end else f"{p.start.isoformat()} to {p.end.isoformat()}"
+            days = (
+                p.start.isoformat() if p.start == p.end else f"{p.start.isoformat()} to {p.end.isoformat()}"
+            )
             text += f' "{p.text}" means {days}.'
         return text
 

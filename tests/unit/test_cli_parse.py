@@ -16,7 +16,17 @@ import pytest
 
 from rag.cli import EXIT_ERROR, _overrides, build_parser, format_answer, main
 from rag.settings import Settings, load_settings
-from rag.types import NEWEST_ARTICLE, TODAY, Answer, Citation, DateContext, DatePhrase, Evidence, Passage, SourceSpan
+from rag.types import (
+    NEWEST_ARTICLE,
+    TODAY,
+    Answer,
+    Citation,
+    DateContext,
+    DatePhrase,
+    Evidence,
+    Passage,
+    SourceSpan,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "chromadb", "gradio", "sentence_transformers", "xllamacpp", "langchain_core", "onnxruntime")
@@ -282,7 +292,9 @@ def test_format_abstention_shows_the_closest_passages() -> None:
 
 def test_format_answer_says_which_day_dates_were_read_as_of() -> None:
     week = DatePhrase("this week", date(2023, 3, 4), date(2023, 3, 10))
-    dated = answer(citations=(), timings_ms={}, date_context=DateContext(date(2023, 3, 10), NEWEST_ARTICLE, (week,)))
+    dated = answer(
+        citations=(), timings_ms={}, date_context=DateContext(date(2023, 3, 10), NEWEST_ARTICLE, (week,))
+    )
     assert format_answer(dated).split("\n")[:4] == [
         "Marco Rubio met Lavrov [1]. The talks lasted four hours [2].",
         "",

@@ -71,7 +71,10 @@ def test_ranges_up_to_the_as_of_day_need_no_parser(phrase: str, expected: tuple[
 
 
 def test_a_parsed_month_is_cut_at_the_as_of_day() -> None:
-    assert phrase_range("in March", FRIDAY, fake_parse((date(2023, 3, 10), "month"))) == (date(2023, 3, 1), FRIDAY)
+    assert phrase_range("in March", FRIDAY, fake_parse((date(2023, 3, 10), "month"))) == (
+        date(2023, 3, 1),
+        FRIDAY,
+    )
 
 
 def test_future_and_unreadable_phrases_mean_no_days() -> None:
@@ -101,9 +104,13 @@ def test_a_question_without_dates_does_not_read_the_store() -> None:
 
 
 def test_date_context_from_given_entities_with_a_fake_parser() -> None:
-    question = Analysis("Who spoke on Monday?", entities=(Span("Monday", 12, 18, "DATE"), Span("X", 0, 1, "ORG")))
+    question = Analysis(
+        "Who spoke on Monday?", entities=(Span("Monday", 12, 18, "DATE"), Span("X", 0, 1, "ORG"))
+    )
     ctx = date_context(question, None, lambda: FRIDAY, LATER, fake_parse((date(2023, 3, 6), "day")))
-    assert ctx == DateContext(FRIDAY, NEWEST_ARTICLE, (DatePhrase("Monday", date(2023, 3, 6), date(2023, 3, 6)),))
+    assert ctx == DateContext(
+        FRIDAY, NEWEST_ARTICLE, (DatePhrase("Monday", date(2023, 3, 6), date(2023, 3, 6)),)
+    )
 
 
 # --- real spaCy and dateparser ---------------------------------------------------------------------------------
@@ -115,7 +122,11 @@ def test_date_context_from_given_entities_with_a_fake_parser() -> None:
         ("What did the harbour board decide this week?", "this week", (date(2023, 3, 4), FRIDAY)),
         ("Which ferry line cut its fares last month?", "last month", (date(2023, 2, 1), date(2023, 2, 28))),
         ("Who resigned from the water council yesterday?", "yesterday", (date(2023, 3, 9), date(2023, 3, 9))),
-        ("What did the mayor of Lowbridge announce on Monday?", "Monday", (date(2023, 3, 6), date(2023, 3, 6))),
+        (
+            "What did the mayor of Lowbridge announce on Monday?",
+            "Monday",
+            (date(2023, 3, 6), date(2023, 3, 6)),
+        ),
         ("How many trains were cancelled in February?", "February", (date(2023, 2, 1), date(2023, 2, 28))),
         ("What did the orchestra play this year?", "this year", (date(2023, 1, 1), FRIDAY)),
         ("Which bakery has recently closed in Tamsin?", "recently", (date(2023, 2, 25), FRIDAY)),
@@ -135,7 +146,10 @@ def test_a_question_without_a_date_phrase_has_none(language: Language) -> None:
 
 def test_the_note_says_which_day_and_what_each_phrase_meant(language: Language) -> None:
     ctx = date_context(language.analyse("What happened at the port this week?"), None, lambda: FRIDAY, LATER)
-    assert ctx.note == 'Dates read as of 2023-03-10 (newest article). "this week" means 2023-03-04 to 2023-03-10.'
+    assert (
+        ctx.note
+        == 'Dates read as of 2023-03-10 (newest article). "this week" means 2023-03-04 to 2023-03-10.'
+    )
     given = date_context(language.analyse("Who won the regatta?"), FRIDAY, never, LATER)
     assert given.note == "Dates read as of 2023-03-10 (as asked). Later articles are not used."
     assert DateContext(LATER, TODAY).note is None
@@ -171,7 +185,11 @@ def test_passages_in_the_preferred_days_score_one_and_a_half_times_higher() -> N
     ranked = [passage("old", "2023-02-01", 0.030), passage("new", "2023-03-08T09:00:00Z", 0.025),
               passage("undated", None, 0.024)]  # fmt: skip
     boosted = prefer_dates(ranked, (date(2023, 3, 4), FRIDAY))
-    assert [(p.doc_id, round(p.score, 4)) for p in boosted] == [("new", 0.0375), ("old", 0.03), ("undated", 0.024)]
+    assert [(p.doc_id, round(p.score, 4)) for p in boosted] == [
+        ("new", 0.0375),
+        ("old", 0.03),
+        ("undated", 0.024),
+    ]
     assert prefer_dates(ranked, None) == ranked
 
 
