@@ -270,7 +270,7 @@ def format_answer(answer: Any) -> str:
         lines.append("")
     shown = answer.citations or ()
     if answer.abstained and not shown:
-        lines.append("Closest passages:")
+        lines.append("Closest passages:" if answer.evidence else "No passage was found.")
         for e in answer.evidence[:3]:
             span = e.primary
             lines.append(f"  - {span.source}, {span.published_at or 'undated'} ({span.doc_id}): {e.text}")
