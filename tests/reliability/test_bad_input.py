@@ -316,10 +316,11 @@ API_INPUTS: list[tuple[str, Any]] = [
     ("control-chars", "\x00\x01\x1b[31mred\x7f"),
     ("zero-width", "\u200b\u200b\u200b"),
 ]
-# bodies gradio_client cannot send (it refuses to encode lone surrogates): posted as raw JSON text
+# bodies gradio_client cannot send (it refuses to encode lone surrogates): posted as raw JSON text. A raw
+# call sends every parameter of /ask (question, as_of); gradio_client fills the optional as_of itself.
 RAW_API_BODIES = {
-    "lone-surrogates": '{"data": ["\\ud800 \\udfff Paris?"]}',
-    "surrogates-in-question": '{"data": ["Who attended \\udcff\\udcfe the Paris talks?"]}',
+    "lone-surrogates": '{"data": ["\\ud800 \\udfff Paris?", ""]}',
+    "surrogates-in-question": '{"data": ["Who attended \\udcff\\udcfe the Paris talks?", ""]}',
     "not-json": '{"data": [',
     "data-not-a-list": '{"data": "Who attended?"}',
 }
