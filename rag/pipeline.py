@@ -101,7 +101,7 @@ class _Clients:
 
     def articles(self) -> list[ArticleInfo]:
         """The store's articles, read once per store generation (the read scans every chunk's metadata:
-        ~10 s at 100k chunks, and the relative-date anchor and the UI's Articles tab both need it)."""
+        ~10 s at 100k chunks, and the newest article's date and the UI's Articles tab both need it)."""
         store = self.store()
         generation = store.generation()  # read before the scan: a write meanwhile forces a rescan
         with self._lock:
