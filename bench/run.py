@@ -304,7 +304,7 @@ def query_latency(pipeline: Pipeline, questions: Sequence[str]) -> dict[str, Any
                 for stage, ms in event.timings_ms.items():
                     stages.setdefault(stage, []).append(ms)
                 break
-    # Pipeline.articles() reads every chunk's metadata; the answer path calls it per question (anchor date)
+    # Pipeline.articles() reads every chunk's metadata; the answer path calls it per dated question (newest article)
     scan_ms: list[float] = []
     for _ in range(3):
         t0 = time.perf_counter()

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,7 +55,7 @@ class PipelineLike(Protocol):
 
     def ingest(self, paths: Sequence[Path]) -> IngestReport: ...
 
-    def ask(self, question: str, history: Sequence[Turn] = ...) -> Answer: ...
+    def ask(self, question: str, history: Sequence[Turn] = ..., *, as_of: date | None = ...) -> Answer: ...
 
     def articles(self) -> list[ArticleInfo]: ...
 
@@ -83,6 +83,8 @@ class GoldQuestion:
     type: str
     followup_of: str | None = None
     line: int = 0
+    # the day the question was asked ("this week" means the week before it; later articles are not used)
+    asked_on: date | None = None
 
 
 def _fail(path: Path, line: int, problem: str) -> EvalError:
@@ -146,6 +148,13 @@ def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
             line_no,
             f"optional field 'followup_of' must be a question id string, got {followup_of!r:.60}.",
         )
+    asked_on = data.get("asked_on")
+    try:
+        asked_day = None if asked_on is None else date.fromisoformat(asked_on)
+    except (TypeError, ValueError) as e:
+        raise _fail(
+            path, line_no, f"optional field 'asked_on' must be a YYYY-MM-DD date, got {asked_on!r:.60}."
+        ) from e
     return GoldQuestion(
         id=qid,
         question=data["question"],
@@ -156,6 +165,7 @@ def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
         type=qtype,
         followup_of=followup_of,
         line=line_no,
+        asked_on=asked_day,
     )
 
 
@@ -521,7 +531,8 @@ def ask_all(
     for q in bar:
         history = history_for(q, asked)
         try:
-            answer = pipeline.ask(q.question, history=history)
+            dated = {"as_of": q.asked_on} if q.asked_on else {}  # undated gold needs no as_of support
+            answer = pipeline.ask(q.question, history=history, **dated)
         except RagError as e:
             result = failed_result(q, f"{type(e).__name__}: {e}")
             asked[q.id] = (q, "")

@@ -1,7 +1,7 @@
 """The answer chain: question -> evidence -> candidates -> a short, cited Answer (or an honest abstention).
 
 Stages, each yielding to the caller as soon as it is done:
-  1. prepare the question (validate, rewrite follow-ups, resolve relative dates);
+  1. prepare the question (validate, rewrite follow-ups, read its dates as of a day: rag.dates);
   2. retrieve passages, select numbered evidence sentences, analyse them with the language layer and rank
      the answer candidates of the kind the question expects -> `EvidenceReady` (shown before any model runs);
   3. abstain when the evidence is not relevant enough, the question names something no article mentions, or
@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 from rag import choose, cite, short_answer
 from rag.answer_type import AnswerType, expected_answer, with_nearest_labels
 from rag.candidates import Candidate, Sentence, Similarity, candidates
+from rag.dates import date_context, preferred_range, retrieval_filters
 from rag.errors import InputError, ModelError
-from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
+from rag.question import condense, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, Passage, StreamEvent, Token, Turn
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from rag.evidence import EvidenceSelector
     from rag.language import Analysis, Language
     from rag.retrieve import Retriever
+    from rag.types import DateContext
 
 ABSTAIN_MESSAGE = "The articles do not say."
 UNVERIFIED_NOTICE = (
@@ -123,6 +125,7 @@ class Found:
     expected: AnswerType
     ranked: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
+    dates: DateContext | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,10 @@ class Answerer:
         chat_model: Callable[[], BaseChatModel | None],
         model_label: str,
         count_tokens: Callable[[str], int],
-        anchor_date: Callable[[], date],
+        newest_date: Callable[[], date | None],
         mentioned: Callable[[str], bool] = lambda name: True,
         similarity: Similarity | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._settings = settings
         self._retriever = retriever
@@ -161,13 +165,20 @@ class Answerer:
         self._chat_model = chat_model
         self._model_label = model_label
         self._count_tokens = count_tokens
-        self._anchor_date = anchor_date
+        self._newest_date = newest_date
+        self._today = today
         self._mentioned = mentioned
         self._similarity = similarity
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
+    ) -> Answer:
         answer: Answer | None = None
-        for event in self.stream(question, history, filters):
+        for event in self.stream(question, history, filters, as_of):
             if isinstance(event, Done):
                 answer = event.answer
         if answer is None:  # the stream always ends with Done; this guards a broken invariant loudly
@@ -175,11 +186,17 @@ class Answerer:
         return answer
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
     ) -> Iterator[StreamEvent]:
+        """`as_of`: read the question as if asked that day (its dates resolve against it, later articles are
+        not used); None reads it as of today, or of the newest article when the archive ends before today."""
         t0 = time.perf_counter()
         question = validate_question(question, self._settings.max_question_chars)
-        found = self.find(question, history, filters)
+        found = self.find(question, history, filters, as_of)
         abstain = self.abstention(found) is not None
         yield EvidenceReady(found.standalone, found.evidence, found.retrieved, abstain, dict(found.timings))
         if abstain:
@@ -191,17 +208,18 @@ class Answerer:
         yield Done(self._answer(question, found, drafted))
 
     # --- 1-2: the question, its evidence and candidates ----------------------------------------------------
-    def find(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Found:
+    def find(
+        self, question: str, history: Sequence[Turn], filters: Filters | None, as_of: date | None = None
+    ) -> Found:
         """Retrieve, select evidence and rank candidates for a validated question."""
         s = self._settings
         t0 = time.perf_counter()
         standalone = condense(question, history, self._language.analyse)
-        dated = resolve_relative_dates(standalone, self._anchor_date)
-        filters = merge_dates(filters or Filters(), dated)
-        standalone = dated.question
-        retrieved = self._retriever.retrieve(standalone, s.top_k, filters)
-        t_retrieve = time.perf_counter()
         analysed = self._language.analyse(standalone)
+        dates = date_context(analysed, as_of, self._newest_date, self._today())
+        filters = retrieval_filters(dates, filters)
+        retrieved = self._retriever.retrieve(standalone, s.top_k, filters, prefer=preferred_range(dates))
+        t_retrieve = time.perf_counter()
         expected = expected_answer(analysed)
         if self._similarity is not None:
             expected = with_nearest_labels(expected, self._similarity)
@@ -215,7 +233,7 @@ class Answerer:
             "retrieve": (t_retrieve - t0) * 1000,
             "evidence": (time.perf_counter() - t_retrieve) * 1000,
         }
-        return Found(standalone, retrieved.distinct, evidence, analysed, expected, ranked, timings)
+        return Found(standalone, retrieved.distinct, evidence, analysed, expected, ranked, timings, dates)
 
     def _fit(self, question: Analysis, expected: AnswerType) -> Callable[[Sequence[str]], list[float]]:
         """Whether each sentence holds an answer of the expected kind: a fitting candidate for typed questions,
@@ -388,4 +406,5 @@ class Answerer:
             timings_ms=found.timings,
             notice=drafted.notice,
             answer_type=found.expected.kind,
+            date_context=found.dates,
         )

@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", metavar="OUTLET", help="only this outlet (repeatable)")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help='ask as if today were this date: "this week", "yesterday"... count from it and later articles '
+        "are not used (default: today, or the newest article's date for an older archive)",
+    )
     _answer_options(p)
     _store_options(p)
 
@@ -223,14 +229,16 @@ def _progress_bar(enabled: bool) -> _Bar | None:
 
 def cmd_ask(args: argparse.Namespace, settings: Any) -> int:
     from rag import Filters, open_pipeline
+    from rag.dates import parse_as_of
     from rag.errors import InputError
 
     for name in ("since", "until"):
         value = getattr(args, name)
         if value is not None and not _is_iso_date(value):
             raise InputError(f"--{name} must be a date like 2025-04-17, got {value!r}.")
+    as_of = parse_as_of(args.as_of, "--as-of")
     filters = Filters(sources=tuple(args.source or ()), since=args.since, until=args.until)
-    answer = open_pipeline(settings).ask(args.question, filters=filters)
+    answer = open_pipeline(settings).ask(args.question, filters=filters, as_of=as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return 0
@@ -253,13 +261,16 @@ def format_answer(answer: Any) -> str:
     lines = [answer.text, ""]
     if answer.notice:
         lines += [f"note: {answer.notice}", ""]
+    dates = getattr(answer, "date_context", None)
+    if dates is not None and dates.note:
+        lines += [dates.note, ""]
     if answer.unsupported_sentences:
         lines.append("Removed as unsupported by the articles:")
         lines += [f"  - {s}" for s in answer.unsupported_sentences]
         lines.append("")
     shown = answer.citations or ()
     if answer.abstained and not shown:
-        lines.append("Closest passages:")
+        lines.append("Closest passages:" if answer.evidence else "No passage was found.")
         for e in answer.evidence[:3]:
             span = e.primary
             lines.append(f"  - {span.source}, {span.published_at or 'undated'} ({span.doc_id}): {e.text}")

@@ -106,7 +106,7 @@ class _Clients:
 
     def articles(self) -> list[ArticleInfo]:
         """The store's articles, read once per store generation (the read scans every chunk's metadata:
-        ~10 s at 100k chunks, and the relative-date anchor and the UI's Articles tab both need it)."""
+        ~10 s at 100k chunks, and the newest article's date and the UI's Articles tab both need it)."""
         store = self.store()
         generation = store.generation()  # read before the scan: a write meanwhile forces a rescan
         with self._lock:
@@ -279,15 +279,15 @@ class Pipeline:
             chat_model=lambda: c.chat_model(s),
             model_label=model_label(s),
             count_tokens=lambda text: len(encoding.encode(text, disallowed_special=())),
-            anchor_date=self._anchor_date,
+            newest_date=self.newest_article_date,
             mentioned=lambda name: c.keyword().mentions(name),
             similarity=c.similarity,
         )
 
-    def _anchor_date(self) -> date:
-        """Relative dates in questions count back from the newest article date (or today without dates)."""
-        dates = [a.published_at for a in self.articles() if a.published_at]
-        return date.fromisoformat(max(dates)[:10]) if dates else date.today()
+    def newest_article_date(self) -> date | None:
+        """The publication day of the store's newest dated article (None when no article has a date)."""
+        days = [a.published_at[:10] for a in self.articles() if a.published_at]
+        return date.fromisoformat(max(days)) if days else None
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]:
         """The ranked distinct passages for a question (no evidence selection, no model)."""
@@ -296,13 +296,24 @@ class Pipeline:
         question = validate_question(question, self.settings.max_question_chars)
         return list(self._retriever().retrieve(question, self.settings.top_k, filters).distinct)
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
-        return self._answerer().ask(question, history, filters)
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
+    ) -> Answer:
+        """Answer `question`; `as_of` reads it as if asked that day (see rag.dates)."""
+        return self._answerer().ask(question, history, filters, as_of)
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
     ) -> Iterator[StreamEvent]:
-        return self._answerer().stream(question, history, filters)
+        return self._answerer().stream(question, history, filters, as_of)
 
     # --- the store's contents -----------------------------------------------------------------------------
     def articles(self) -> list[ArticleInfo]:

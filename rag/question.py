@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from rag.errors import InputError
-from rag.types import Filters, Turn
+from rag.types import Turn
 
 if TYPE_CHECKING:
     from rag.language import Analysis
@@ -109,52 +107,3 @@ def _replace_person_pronoun(question: Analysis, name: str) -> str:
             end = word.start + len(word.text)
             return question.text[: word.start] + form + question.text[end:]
     return question.text
-
-
-@dataclass(frozen=True)
-class DatedQuestion:
-    question: str
-    since: date | None
-    until: date | None
-
-
-_RELATIVE = {
-    "today": (0, 0),
-    "yesterday": (1, 1),
-    "this week": (6, 0),
-    "last week": (13, 7),
-    "past week": (7, 0),
-    "this month": (30, 0),
-    "last month": (60, 30),
-}
-
-
-def resolve_relative_dates(question: str, anchor: date | Callable[[], date]) -> DatedQuestion:
-    """Replace a relative date phrase with the dates it means, relative to `anchor`.
-
-    `anchor` may be a function, called only when the question holds a relative date.
-    Returns the rewritten question and the inclusive date range it implies (None when it names none).
-    """
-    for phrase, (back_start, back_end) in _RELATIVE.items():
-        pattern = re.compile(rf"\b{phrase}\b", re.I)
-        if pattern.search(question):
-            if callable(anchor):
-                anchor = anchor()
-            since = anchor - timedelta(days=back_start)
-            until = anchor - timedelta(days=back_end)
-            label = since.isoformat() if since == until else f"{since.isoformat()} to {until.isoformat()}"
-            return DatedQuestion(
-                pattern.sub(f"on {label}" if since == until else f"from {label}", question), since, until
-            )
-    return DatedQuestion(question, None, None)
-
-
-def merge_dates(filters: Filters, dated: DatedQuestion) -> Filters:
-    """Filters narrowed by the question's own date range (explicit filters win)."""
-    if dated.since is None:
-        return filters
-    return Filters(
-        sources=filters.sources,
-        since=filters.since or dated.since.isoformat(),
-        until=filters.until or (dated.until.isoformat() if dated.until else None),
-    )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING
 
+from rag.dates import in_range
 from rag.keyword import tokenize
 from rag.types import Filters, Passage
 
@@ -90,6 +92,20 @@ def named_outlets(question: str, outlets: Sequence[str]) -> list[str]:
     return found
 
 
+PREFER_BOOST = 1.5
+
+
+def prefer_dates(
+    passages: Sequence[Passage], days: tuple[date, date] | None, boost: float = PREFER_BOOST
+) -> list[Passage]:
+    """Passages re-ranked with the score of those published within `days` multiplied by `boost` (a soft
+    preference for the days a question names; undated passages are never boosted). Ties keep input order."""
+    if days is None:
+        return list(passages)
+    boosted = [replace(p, score=p.score * boost) if in_range(p.published_at, days) else p for p in passages]
+    return sorted(boosted, key=lambda p: -p.score)
+
+
 def to_passage(
     chunk: StoredChunk, score: float, vector_rank: int | None, keyword_rank: int | None
 ) -> Passage:
@@ -145,8 +161,15 @@ class Retriever:
         self._rrf_k = rrf_k
         self._duplicate_threshold = duplicate_threshold
 
-    def retrieve(self, query: str, top_k: int, filters: Filters | None = None) -> Retrieved:
-        """The best `top_k` distinct passages (plus their near-duplicates) for `query`."""
+    def retrieve(
+        self,
+        query: str,
+        top_k: int,
+        filters: Filters | None = None,
+        prefer: tuple[date, date] | None = None,
+    ) -> Retrieved:
+        """The best `top_k` distinct passages (plus their near-duplicates) for `query`; passages published
+        within `prefer` (inclusive days) score PREFER_BOOST times higher."""
         embedding = tuple(self._embedder.embed_query(query))
         chunks: dict[str, StoredChunk] = {}
         rankings: list[list[str]] = []
@@ -166,10 +189,13 @@ class Retriever:
             for chunk in self._store.get_chunks(missing):
                 chunks[chunk.chunk_id] = chunk
         fused = [(cid, s) for cid, s in reciprocal_rank_fusion(rankings, self._rrf_k) if cid in chunks]
-        passages = [
-            to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid))
-            for cid, score in fused
-        ]
+        passages = prefer_dates(
+            [
+                to_passage(chunks[cid], score, vector_ranks.get(cid), keyword_ranks.get(cid))
+                for cid, score in fused
+            ],
+            prefer,
+        )
         groups = group_near_duplicates([p.text for p in passages], self._duplicate_threshold)[:top_k]
         passages, groups = self._with_named_outlets(query, embedding, filters, passages, groups)
         kept = sorted(i for g in groups for i in g)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 
@@ -138,6 +139,63 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class DatePhrase:
+    """A date phrase of a question ("this week", "Monday", "in March") and the inclusive days it means."""
+
+    text: str
+    start: date
+    end: date
+
+    def to_dict(self) -> dict[str, str]:
+        return {"text": self.text, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+AS_ASKED = "as asked"
+NEWEST_ARTICLE = "newest article"
+TODAY = "today"
+
+
+@dataclass(frozen=True)
+class DateContext:
+    """The day a question is read as of, where that day came from, and its date phrases resolved against it.
+
+    `basis` is AS_ASKED (the user or a gold line gave the date: later articles are not used), NEWEST_ARTICLE
+    (an archive older than today is read as of its newest article) or TODAY.
+    """
+
+    as_of: date
+    basis: str
+    phrases: tuple[DatePhrase, ...] = ()
+
+    @property
+    def explicit(self) -> bool:
+        return self.basis == AS_ASKED
+
+    @property
+    def note(self) -> str | None:
+        """What the user is told about dates: None when the question has no date phrase and no as-of date."""
+        if not self.explicit and not self.phrases:
+            return None
+        text = f"Dates read as of {self.as_of.isoformat()} ({self.basis})."
+        if self.explicit:
+            text += " Later articles are not used."
+        for p in self.phrases:
+            days = (
+                p.start.isoformat() if p.start == p.end else f"{p.start.isoformat()} to {p.end.isoformat()}"
+            )
+            text += f' "{p.text}" means {days}.'
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "basis": self.basis,
+            "phrases": [p.to_dict() for p in self.phrases],
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of one question.
 
@@ -158,6 +216,8 @@ class Answer:
     notice: str | None = None
     # the kind of answer the question expects: entity, number, date, quote, thing or description
     answer_type: str = ""
+    # the day the question's dates were read against (None when the answer chain did not read dates)
+    date_context: DateContext | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The `rag ask --json` schema."""
@@ -175,6 +235,7 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "answer_type": self.answer_type,
+            "date_context": self.date_context.to_dict() if self.date_context else None,
         }
 
 

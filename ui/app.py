@@ -127,6 +127,11 @@ def build_app(pipeline: ChatPipeline, settings: Settings, examples: list[str] | 
                     with gr.Row():
                         since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD")
                         until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD")
+                        as_of = gr.Textbox(
+                            label="As of",
+                            placeholder="YYYY-MM-DD",
+                            info='Ask as if today were this date ("this week", "yesterday" count from it)',
+                        )
             with gr.Column(scale=2, elem_id="nr-sources-col"):
                 sources = gr.HTML(render.placeholder_panel(), elem_id="nr-sources")
 
@@ -146,7 +151,7 @@ def build_app(pipeline: ChatPipeline, settings: Settings, examples: list[str] | 
         answering = gr.on(
             triggers=[question.submit, ask_btn.click],
             fn=partial(handlers.respond, pipeline),
-            inputs=[question, chatbot, conversation, backend, top_k, outlet_filter, since, until],
+            inputs=[question, chatbot, conversation, backend, top_k, outlet_filter, since, until, as_of],
             outputs=[question, chatbot, sources, conversation],
             api_name="chat",
             api_visibility="undocumented",
@@ -188,18 +193,19 @@ def build_app(pipeline: ChatPipeline, settings: Settings, examples: list[str] | 
             api_visibility="private",
         )
 
-        def ask(question: str) -> dict:
-            """Answer one question from the articles (no history); returns the `rag ask --json` dictionary."""
-            return _ask_endpoint(pipeline, question)
+        def ask(question: str, as_of: str = "") -> dict:
+            """Answer one question from the articles (no history), optionally as of a YYYY-MM-DD date;
+            returns the `rag ask --json` dictionary."""
+            return _ask_endpoint(pipeline, question, as_of)
 
         gr.api(ask, api_name="ask")
     return app
 
 
-def _ask_endpoint(pipeline: ChatPipeline, question: str) -> dict:
+def _ask_endpoint(pipeline: ChatPipeline, question: str, as_of: str = "") -> dict:
     """Answer `question` from the articles; returns the `rag ask --json` dictionary."""
     try:
-        return handlers.ask_api(pipeline, question)
+        return handlers.ask_api(pipeline, question, as_of or None)
     except RagError as e:
         raise gr.Error(str(e)) from e
 

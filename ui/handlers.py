@@ -26,6 +26,7 @@ from rag import (
     Token,
     Turn,
 )
+from rag.dates import parse_as_of
 from rag.errors import InputError
 from rag.settings import LLM_BACKENDS
 from rag.types import StreamEvent
@@ -55,10 +56,20 @@ class ChatPipeline(Protocol):
     def with_options(self, **changes: Any) -> ChatPipeline: ...
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
     ) -> Iterator[StreamEvent]: ...
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer: ...
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
+    ) -> Answer: ...
 
     def articles(self) -> list[ArticleInfo]: ...
 
@@ -149,9 +160,11 @@ def respond(
     outlets: Sequence[str] | None = None,
     since: str | None = None,
     until: str | None = None,
+    as_of: str | None = None,
 ) -> Iterator[ChatUpdate]:
     """Answer one chat message, streaming: the evidence cards first, then the draft, then the final answer.
 
+    `as_of` (YYYY-MM-DD, blank for none) asks the question as if today were that date.
     Every failure ends as a readable assistant message; nothing here raises to the browser.
     """
     chat = list(chat or [])
@@ -168,8 +181,11 @@ def respond(
     events = None
     try:
         filters = parse_filters(outlets, since, until)
+        asked_on = parse_as_of(as_of, "The 'as of' date")
         configured = configure(pipeline, backend, top_k)
-        events = configured.stream(question, history=list(conversation.turns), filters=filters)
+        events = configured.stream(
+            question, history=list(conversation.turns), filters=filters, as_of=asked_on
+        )
         known: list[int] = []
         draft = ""
         ready: EvidenceReady | None = None
@@ -292,13 +308,16 @@ def record_vote(
     return f"Thanks, feedback saved ({vote})."
 
 
-def ask_api(pipeline: ChatPipeline, question: object) -> dict[str, Any]:
-    """The simple non-streaming endpoint: a question in, the `rag ask --json` dictionary out."""
+def ask_api(pipeline: ChatPipeline, question: object, as_of: object = None) -> dict[str, Any]:
+    """The simple non-streaming endpoint: a question (and optionally the YYYY-MM-DD date to ask it as of)
+    in, the `rag ask --json` dictionary out."""
     if not isinstance(question, str):
         raise InputError(f"question must be a string; got {type(question).__name__}.")
     if not question.strip():
         raise InputError("question is empty; send the question text.")
-    return pipeline.ask(question.strip()).to_dict()
+    if as_of is not None and not isinstance(as_of, str):
+        raise InputError(f"as_of must be a YYYY-MM-DD string; got {type(as_of).__name__}.")
+    return pipeline.ask(question.strip(), as_of=parse_as_of(as_of, "as_of")).to_dict()
 
 
 def outlet_choices(pipeline: ChatPipeline) -> list[str]:

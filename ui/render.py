@@ -53,7 +53,8 @@ def link_markers(escaped_markdown: str, known: Iterable[int]) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message for a final answer: escaped text, linked markers, unsupported sentences, timings."""
+    """The chat message for a final answer: escaped text, linked markers, unsupported sentences, timings and
+    the day its dates were read as of."""
     known = [e.n for e in answer.evidence]
     text = answer.text
     body = _mark_unsupported(text, answer.unsupported_sentences, known)
@@ -69,8 +70,10 @@ def answer_markdown(answer: Answer) -> str:
         n = len(shown)
         parts.append(f"⚠ *{n} sentence{'s' if n != 1 else ''} not supported by the cited articles.*")
     timing = timing_line(answer.timings_ms)
-    if timing:
-        parts.append(f"<sub>Timing: {timing}</sub>")
+    note = answer.date_context.note if answer.date_context else None
+    line = " · ".join(x for x in (f"Timing: {timing}" if timing else "", md_escape(note or "")) if x)
+    if line:
+        parts.append(f"<sub>{line}</sub>")
     return "\n\n".join(parts)
 
 

@@ -316,10 +316,11 @@ API_INPUTS: list[tuple[str, Any]] = [
     ("control-chars", "\x00\x01\x1b[31mred\x7f"),
     ("zero-width", "\u200b\u200b\u200b"),
 ]
-# bodies gradio_client cannot send (it refuses to encode lone surrogates): posted as raw JSON text
+# bodies gradio_client cannot send (it refuses to encode lone surrogates): posted as raw JSON text. A raw
+# call sends every parameter of /ask (question, as_of); gradio_client fills the optional as_of itself.
 RAW_API_BODIES = {
-    "lone-surrogates": '{"data": ["\\ud800 \\udfff Paris?"]}',
-    "surrogates-in-question": '{"data": ["Who attended \\udcff\\udcfe the Paris talks?"]}',
+    "lone-surrogates": '{"data": ["\\ud800 \\udfff Paris?", ""]}',
+    "surrogates-in-question": '{"data": ["Who attended \\udcff\\udcfe the Paris talks?", ""]}',
     "not-json": '{"data": [',
     "data-not-a-list": '{"data": "Who attended?"}',
 }
@@ -342,6 +343,8 @@ def test_gradio_api_survives_bad_input_and_keeps_serving(auth_ui: RunningUi, fig
             outcomes[label] = f"answered: {str(result.get('answer'))[:60]}"
     raw = {label: raw_api_call(auth_ui, "ask", body) for label, body in RAW_API_BODIES.items()}
     good = client.predict(GOOD_QUESTION, api_name="/ask")
+    with pytest.raises(AppError, match="as_of must be a date like 2023-03-10"):
+        client.predict(GOOD_QUESTION, "10/03/2023", api_name="/ask")
     figures.record(
         entry="gradio-api",
         inputs_tried=len(API_INPUTS) + len(raw),
@@ -368,26 +371,28 @@ def test_gradio_chat_endpoint_survives_bad_input(auth_ui: RunningUi, figures) ->
     from gradio_client.exceptions import AppError
 
     bad = [
-        ("", 6, "none"),
-        ("x" * 100_000, 6, "none"),
-        ("\x00\x07 Paris?", 6, "none"),
-        (GOOD_QUESTION, -5, "none"),
-        (GOOD_QUESTION, 6, "skynet"),
-        (GOOD_QUESTION, "lots", "none"),
+        ("", 6, "none", ""),
+        ("x" * 100_000, 6, "none", ""),
+        ("\x00\x07 Paris?", 6, "none", ""),
+        (GOOD_QUESTION, -5, "none", ""),
+        (GOOD_QUESTION, 6, "skynet", ""),
+        (GOOD_QUESTION, 6, "none", "next tuesday"),
+        (GOOD_QUESTION, "lots", "none", ""),
     ]
     messages = []
-    for question, top_k, backend in bad:
+    for question, top_k, backend, as_of in bad:
         try:
-            out = client.predict(question, [], backend, top_k, [], "", "", api_name="/chat")
+            out = client.predict(question, [], backend, top_k, [], "", "", as_of, api_name="/chat")
             chat = out[1]
             messages.append(str(chat[-1]["content"]) if chat else "(unchanged)")
         except AppError as e:
             messages.append(f"AppError: {e}")
-    out = client.predict(GOOD_QUESTION, [], "none", 6, [], "", "", api_name="/chat")
+    out = client.predict(GOOD_QUESTION, [], "none", 6, [], "", "", "", api_name="/chat")
     figures.record(entry="gradio-api", inputs_tried=len(bad), chat_messages=[m[:120] for m in messages])
     # the last input ("lots" passages) is refused by Gradio's own slider check with a generic message: known
     assert not [m for m in messages[:-1] if "Something went wrong" in m or "upstream Gradio app" in m], (
         messages
     )
     assert "limit is 2,000" in messages[1]
+    assert "The 'as of' date must be a date like" in messages[5], messages[5]
     assert "Rubio" in str(out[1][-1]["content"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 from rag import (
@@ -81,6 +82,7 @@ class FakePipeline:
         self.settings = settings or Settings(llm="none", top_k=6)
         self.tokens = tuple(tokens)
         self.calls: list[tuple[str, tuple[Turn, ...], Filters | None]] = []
+        self.as_of: list[date | None] = []  # the as-of date of each call, in order
         self.options: list[dict[str, object]] = []
         self.fail_with: Exception | None = None
         self.abstain = False
@@ -89,11 +91,12 @@ class FakePipeline:
 
     def with_options(self, **changes: object) -> FakePipeline:
         copy = FakePipeline(self.settings.replace(**changes), self.tokens)
-        copy.calls, copy.options, copy.fail_with, copy.abstain = (
+        copy.calls, copy.options, copy.fail_with, copy.abstain, copy.as_of = (
             self.calls,
             self.options,
             self.fail_with,
             self.abstain,
+            self.as_of,
         )
         self.options.append(dict(changes))
         return copy
@@ -139,9 +142,14 @@ class FakePipeline:
         )
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
     ) -> Iterator[StreamEvent]:
         self.calls.append((question, tuple(history), filters))
+        self.as_of.append(as_of)
         evidence, passages = make_evidence()
         yield EvidenceReady(
             question, evidence[:2] if self.abstain else evidence, passages, self.abstain, {"retrieve": 120.0}
@@ -153,8 +161,15 @@ class FakePipeline:
                 yield Token(t)
         yield Done(self.answer(question))
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        as_of: date | None = None,
+    ) -> Answer:
         self.calls.append((question, tuple(history), filters))
+        self.as_of.append(as_of)
         return self.answer(question)
 
     def articles(self) -> list[ArticleInfo]:

@@ -9,13 +9,24 @@ import json
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from rag.cli import EXIT_ERROR, _overrides, build_parser, format_answer, main
 from rag.settings import Settings, load_settings
-from rag.types import Answer, Citation, Evidence, Passage, SourceSpan
+from rag.types import (
+    NEWEST_ARTICLE,
+    TODAY,
+    Answer,
+    Citation,
+    DateContext,
+    DatePhrase,
+    Evidence,
+    Passage,
+    SourceSpan,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "chromadb", "gradio", "sentence_transformers", "xllamacpp", "langchain_core", "onnxruntime")
@@ -129,6 +140,17 @@ def test_bad_command_lines_exit_with_usage_error(argv: list[str], capsys: pytest
 def test_bad_date_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "q", "--since", "17/04/2025"]) == EXIT_ERROR
     assert capsys.readouterr().err == "error: --since must be a date like 2025-04-17, got '17/04/2025'.\n"
+
+
+def test_ask_parses_as_of() -> None:
+    assert build_parser().parse_args(["ask", "q", "--as-of", "2023-03-10"]).as_of == "2023-03-10"
+    assert build_parser().parse_args(["ask", "q"]).as_of is None
+
+
+@pytest.mark.parametrize("value", ["10/03/2023", "last friday", "2023-02-30"])
+def test_bad_as_of_date_is_a_one_line_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "q", "--as-of", value]) == EXIT_ERROR
+    assert capsys.readouterr().err == f"error: --as-of must be a date like 2023-03-10; got {value!r}.\n"
 
 
 def test_missing_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -266,3 +288,18 @@ def test_format_abstention_shows_the_closest_passages() -> None:
             "model none; retrieve 0 ms, evidence 0 ms, generate 0 ms, total 9 ms",
         ]
     )
+
+
+def test_format_answer_says_which_day_dates_were_read_as_of() -> None:
+    week = DatePhrase("this week", date(2023, 3, 4), date(2023, 3, 10))
+    dated = answer(
+        citations=(), timings_ms={}, date_context=DateContext(date(2023, 3, 10), NEWEST_ARTICLE, (week,))
+    )
+    assert format_answer(dated).split("\n")[:4] == [
+        "Marco Rubio met Lavrov [1]. The talks lasted four hours [2].",
+        "",
+        'Dates read as of 2023-03-10 (newest article). "this week" means 2023-03-04 to 2023-03-10.',
+        "",
+    ]
+    undated = answer(date_context=DateContext(date(2026, 1, 5), TODAY))
+    assert "Dates read" not in format_answer(undated)

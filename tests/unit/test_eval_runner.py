@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,7 @@ class FakePipeline:
     articles_: list[str] = field(default_factory=lambda: [DOC_B, DOC_A])
     fail_on: str | None = None
     asked: list[tuple[str, tuple[Turn, ...]]] = field(default_factory=list)
+    as_of: list[date | None] = field(default_factory=list)
     ingested: list[list[Path]] = field(default_factory=list)
     closed: bool = False
 
@@ -123,8 +125,9 @@ class FakePipeline:
         self.articles_ = [DOC_A, DOC_B]
         return IngestReport(added=2, chunks=3)
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def ask(self, question: str, history: Sequence[Turn] = (), as_of: date | None = None) -> Answer:
         self.asked.append((question, tuple(history)))
+        self.as_of.append(as_of)
         if question == self.fail_on:
             raise ModelError("the model timed out after 60 s")
         return self.answers[question]
@@ -211,6 +214,23 @@ def test_follow_up_gets_the_parent_question_and_system_answer_as_history(gold_pa
     assert asked["Where did he meet him?"] == (Turn("Who met Macron?", "Rubio and Witkoff met Macron [1]."),)
     assert asked["Who met Macron?"] == ()
     assert factory.pipelines[0].closed
+
+
+def test_gold_lines_with_asked_on_are_asked_as_of_that_day(tmp_path: Path) -> None:
+    path = tmp_path / "dated.jsonl"
+    lines = [dict(GOLD[0], asked_on="2025-04-18"), dict(GOLD[1])]
+    path.write_text("".join(json.dumps(q) + "\n" for q in lines), encoding="utf-8")
+    assert [q.asked_on for q in runner.load_gold(path)] == [date(2025, 4, 18), None]
+    _, factory = run(path)
+    assert factory.pipelines[0].as_of == [date(2025, 4, 18), None]
+
+
+@pytest.mark.parametrize("value", ["18/04/2025", 20250418])
+def test_a_bad_asked_on_names_the_line(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(dict(GOLD[0], asked_on=value)) + "\n", encoding="utf-8")
+    with pytest.raises(EvalError, match="line 1: optional field 'asked_on' must be a YYYY-MM-DD date"):
+        runner.load_gold(path)
 
 
 def test_summary_metrics(gold_path: Path) -> None:

@@ -1,24 +1,17 @@
-"""Question preparation: validation, names, follow-up detection and rewriting, relative dates."""
+"""Question preparation: validation, names, follow-up detection and rewriting (dates: test_dates.py)."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import pytest
 
 from rag.errors import InputError
 from rag.question import (
-    DatedQuestion,
     condense,
     is_followup,
-    merge_dates,
     question_parts,
-    resolve_relative_dates,
     validate_question,
 )
-from rag.types import Filters, Turn
-
-ANCHOR = date(2025, 2, 18)
+from rag.types import Turn
 
 # --- validate_question ------------------------------------------------------------------------------------
 
@@ -114,63 +107,6 @@ def test_without_an_analyser_the_previous_question_is_appended() -> None:
     assert condense("and what did he say?", []) == "and what did he say?"
 
 
-# --- resolve_relative_dates / merge_dates ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        (
-            "What happened yesterday?",
-            DatedQuestion("What happened on 2025-02-17?", date(2025, 2, 17), date(2025, 2, 17)),
-        ),
-        ("What happened today?", DatedQuestion("What happened on 2025-02-18?", ANCHOR, ANCHOR)),
-        (
-            "What about YESTERDAY",
-            DatedQuestion("What about on 2025-02-17", date(2025, 2, 17), date(2025, 2, 17)),
-        ),
-        (
-            "What happened last week?",
-            DatedQuestion(
-                "What happened from 2025-02-05 to 2025-02-11?", date(2025, 2, 5), date(2025, 2, 11)
-            ),
-        ),
-        ("news this week", DatedQuestion("news from 2025-02-12 to 2025-02-18", date(2025, 2, 12), ANCHOR)),
-        ("past week news", DatedQuestion("from 2025-02-11 to 2025-02-18 news", date(2025, 2, 11), ANCHOR)),
-        ("this month", DatedQuestion("from 2025-01-19 to 2025-02-18", date(2025, 1, 19), ANCHOR)),
-        ("last month", DatedQuestion("from 2024-12-20 to 2025-01-19", date(2024, 12, 20), date(2025, 1, 19))),
-    ],
-)
-def test_relative_dates_are_resolved_against_the_anchor(question: str, expected: DatedQuestion) -> None:
-    assert resolve_relative_dates(question, ANCHOR) == expected
-
-
-def test_yesterday_crosses_a_month_and_year_boundary() -> None:
-    dated = resolve_relative_dates("What happened yesterday?", date(2025, 1, 1))
-    assert (dated.since, dated.until) == (date(2024, 12, 31), date(2024, 12, 31))
-
-
-@pytest.mark.parametrize("question", ["no date here", "yesterdays news", "Todays", ""])
-def test_questions_without_a_relative_date_are_unchanged(question: str) -> None:
-    assert resolve_relative_dates(question, ANCHOR) == DatedQuestion(question, None, None)
-
-
-def test_merge_dates_adds_the_question_range() -> None:
-    dated = resolve_relative_dates("x yesterday", ANCHOR)
-    assert merge_dates(Filters(sources=("BBC",)), dated) == Filters(("BBC",), "2025-02-17", "2025-02-17")
-
-
-def test_merge_dates_explicit_filters_win() -> None:
-    dated = resolve_relative_dates("x last week", ANCHOR)
-    assert merge_dates(Filters(since="2025-01-01"), dated) == Filters((), "2025-01-01", "2025-02-11")
-    assert merge_dates(Filters(since="2025-01-01", until="2025-01-31"), dated) == Filters(
-        (), "2025-01-01", "2025-01-31"
-    )
-
-
-def test_merge_dates_without_a_question_range_returns_the_filters() -> None:
-    filters = Filters(sources=("AP",), until="2025-02-01")
-    assert merge_dates(filters, DatedQuestion("x", None, None)) is filters
 
 
 @pytest.mark.parametrize(

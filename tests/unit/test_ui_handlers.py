@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from rag import Filters, Turn
 from rag.errors import InputError, ModelError
+from rag.types import NEWEST_ARTICLE, DateContext, DatePhrase
 from ui import handlers, render
 
 try:  # `python -m pytest` puts the repo root on sys.path; bare `pytest` puts this folder there instead
@@ -291,3 +292,43 @@ def test_unsupported_sentences_of_a_discarded_draft_are_not_reported() -> None:
     )
     assert "not supported" not in out
     assert "(unsupported)" not in out
+
+
+# --- asking as of a date ------------------------------------------------------------------------------------
+
+
+def test_as_of_box_reaches_the_pipeline_as_a_date() -> None:
+    pipeline = FakePipeline()
+    run(pipeline, as_of=" 2023-03-10 ")
+    run(pipeline, as_of="")
+    run(pipeline)
+    assert pipeline.as_of == [date(2023, 3, 10), None, None]
+
+
+def test_bad_as_of_date_becomes_a_chat_message() -> None:
+    pipeline = FakePipeline()
+    final = run(pipeline, as_of="last friday")[-1][1][-1]["content"]
+    assert final.startswith("⚠ The 'as of' date must be a date like 2023\\-03\\-10; got 'last friday'\\.")
+    assert pipeline.calls == []
+
+
+def test_ask_api_takes_an_optional_as_of_date() -> None:
+    pipeline = FakePipeline()
+    handlers.ask_api(pipeline, QUESTION)
+    handlers.ask_api(pipeline, QUESTION, "2023-03-10")
+    assert pipeline.as_of == [None, date(2023, 3, 10)]
+    with pytest.raises(InputError, match="as_of must be a date like 2023-03-10; got '10/03/2023'"):
+        handlers.ask_api(pipeline, QUESTION, "10/03/2023")
+    with pytest.raises(InputError, match="as_of must be a YYYY-MM-DD string; got int"):
+        handlers.ask_api(pipeline, QUESTION, 20230310)
+
+
+def test_the_day_dates_were_read_as_of_is_shown_with_the_timings() -> None:
+    week = DatePhrase("this week", date(2023, 3, 4), date(2023, 3, 10))
+    context = DateContext(date(2023, 3, 10), NEWEST_ARTICLE, (week,))
+    answer = dataclasses.replace(FakePipeline().answer(QUESTION), date_context=context)
+    last = render.answer_markdown(answer).split("\n\n")[-1]
+    assert last == (
+        "<sub>Timing: retrieve 120 ms · generate 3.4 s · Dates read as of 2023\\-03\\-10 \\(newest article\\)\\. "
+        '"this week" means 2023\\-03\\-04 to 2023\\-03\\-10\\.</sub>'
+    )
