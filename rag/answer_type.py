@@ -124,7 +124,7 @@ def expected_answer(question: Analysis) -> AnswerType:
     return AnswerType("thing")
 
 
-NEAREST_FLOOR = 0.5  # cosine similarity a head noun needs to borrow the labels of a table noun
+NEAREST_FLOOR = 0.55  # cosine similarity a head noun needs to borrow the labels of a table noun
 
 
 def with_nearest_labels(
@@ -134,7 +134,7 @@ def with_nearest_labels(
     nearest in meaning ("singer": PERSON), when one is near enough; otherwise it is unchanged."""
     if expected.kind != "entity" or not expected.head or expected.labels:
         return expected
-    nouns = list(HEAD_LABELS)
+    nouns = [n for n, labels in HEAD_LABELS.items() if labels[0] not in DATES + MEASURES]  # names only
     scores = similarity(expected.head, nouns)
     best = max(range(len(nouns)), key=lambda i: scores[i])
     if scores[best] < NEAREST_FLOOR:
