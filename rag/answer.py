@@ -19,9 +19,7 @@ Stages, each yielding to the caller as soon as it is done:
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from rag import choose, cite, short_answer
 from rag.answer_type import AnswerType, expected_answer
 from rag.candidates import Candidate, Sentence, Similarity, candidates
 from rag.errors import InputError, ModelError
+from rag.generation import complete_with_deadline, stream_with_deadline
 from rag.question import condense, merge_dates, resolve_relative_dates, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, Passage, StreamEvent, Token, Turn
@@ -291,8 +290,6 @@ class Answerer:
         options = choose.options_for(options_from)
         several = found.expected.plural
         messages = self._choice_messages(found, options_from, options)
-        from rag.generation import complete_with_deadline
-
         output = complete_with_deadline(
             model,
             messages,
@@ -327,8 +324,6 @@ class Answerer:
     ) -> Iterator[StreamEvent]:
         """The model writes (streamed as Token events); the draft is verified sentence by sentence and only
         supported sentences are kept. Nothing is appended; an empty result falls back to the evidence."""
-        from rag.generation import stream_with_deadline
-
         parts: list[str] = []
         messages = self._write_messages(found, sentences, words)
         for piece in stream_with_deadline(model, messages, self._settings.llm_timeout):
