@@ -72,11 +72,16 @@ class _Call:
 
         def start() -> None:
             task = loop.create_task(coro)
-            task.add_done_callback(lambda _: self.finished.set())
+            task.add_done_callback(self._done)
             created.set_result(task)
 
         loop.call_soon_threadsafe(start)
         self._task = created.result()
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here too, so a call given up on is not logged as never retrieved
+        self.finished.set()
 
     def cancel(self) -> None:
         """Cancel the task and wait (at most CANCEL_GRACE_S) until it has unwound, so its HTTP stream is closed
