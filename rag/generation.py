@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ModelDeadlineError, ModelError
@@ -132,7 +132,7 @@ def _text(chunk: Any) -> str:
 
 def stream_with_deadline(
     chat_model: BaseChatModel, messages: Sequence[Any], deadline_s: float, **kwargs: Any
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """The text pieces of the model's streamed reply (`astream`, `kwargs` passed on), as they arrive.
 
     Raises ModelDeadlineError when the whole reply takes longer than `deadline_s` seconds, ModelError when the

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
 from rag.errors import ModelDeadlineError
@@ -28,7 +29,7 @@ def _no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
-def _model(server: FakeOpenAIServer):  # type: ignore[no-untyped-def]
+def _model(server: FakeOpenAIServer) -> BaseChatModel:
     # the client's own timeout is far away: only the deadline can end these calls
     settings = Settings(
         llm="openai", openai_base_url=server.base_url, openai_model="fake-model", llm_timeout=30.0, llm_retries=0
