@@ -2,7 +2,7 @@
 
 A generation that runs out of time must not keep the model busy behind the next question (the local
 llama.cpp server has one slot). A thread abandoned in `model.stream(...)` keeps the HTTP stream open and
-the server keeps generating, so instead every call runs as an asyncio task (`astream` / `ainvoke`) on one
+the server keeps generating, so instead every call runs as an asyncio task (`astream`) on one
 event loop thread owned by this module. On the deadline, or when the caller closes the stream, the task is
 cancelled: the cancellation unwinds LangChain's and the OpenAI/Ollama clients' `async with` blocks, which
 close the HTTP response, and an OpenAI-compatible server (llama.cpp, vLLM, Ollama) stops generating when its
@@ -175,20 +175,11 @@ def stream_with_deadline(
 def complete_with_deadline(
     chat_model: BaseChatModel, messages: Sequence[Any], deadline_s: float, **kwargs: Any
 ) -> str:
-    """The text of the model's whole reply (`ainvoke`, `kwargs` passed on).
+    """The text of the model's whole reply (`kwargs` passed on), or ModelDeadlineError / ModelError as
+    `stream_with_deadline` raises them.
 
-    Raises ModelDeadlineError when it takes longer than `deadline_s` seconds (the request is cancelled and its
-    HTTP connection closed first) and ModelError when the backend fails.
+    The reply is streamed and joined, not asked for in one response (`ainvoke`): llama.cpp stops a streamed
+    generation as soon as its client disconnects, but finishes a non-streamed one (up to its token limit)
+    even after the client has gone, keeping its only slot busy.
     """
-    _check(deadline_s)
-
-    async def run() -> str:
-        return _text(await chat_model.ainvoke(list(messages), **kwargs))
-
-    call = _Call(_within(deadline_s, run()))
-    try:
-        if not call.finished.wait(deadline_s + CANCEL_GRACE_S):
-            raise _timed_out(deadline_s)  # the loop itself is stuck: give up on it rather than hang the caller
-        return str(call.outcome())
-    finally:
-        call.cancel()
+    return "".join(stream_with_deadline(chat_model, messages, deadline_s, **kwargs))

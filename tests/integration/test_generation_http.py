@@ -76,7 +76,7 @@ def test_closing_the_stream_early_disconnects(fake_openai: FakeOpenAIServer) -> 
 
 
 def test_a_complete_call_past_the_deadline_disconnects(fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.script(endless())
+    fake_openai.script(endless(WORDS, chunk_delay=0.05))
     model = _model(fake_openai)
     t0 = time.monotonic()
     with pytest.raises(ModelDeadlineError):
@@ -84,8 +84,10 @@ def test_a_complete_call_past_the_deadline_disconnects(fake_openai: FakeOpenAISe
     noticed = fake_openai.wait_for_disconnect(timeout=5.0)
     assert noticed is not None
     assert noticed - (t0 + DEADLINE_S) < NOTICED_WITHIN_S
+    # streamed, so that the server (llama.cpp) stops when the client goes
     [request] = fake_openai.completion_requests
-    assert request.body is not None and request.body.get("stream") is not True
+    assert request.body is not None and request.body.get("stream") is True
+    assert request.body.get("max_completion_tokens") == 5
 
 
 def test_the_next_question_is_answered_after_a_stopped_one(fake_openai: FakeOpenAIServer) -> None:
@@ -96,4 +98,5 @@ def test_the_next_question_is_answered_after_a_stopped_one(fake_openai: FakeOpen
 
     assert "".join(stream_with_deadline(model, MESSAGES, 5.0)) == "Lammy attended [1]."
     assert fake_openai.request_count == 2
-    assert len(fake_openai.disconnects) == 1
+    assert fake_openai.wait_for_disconnect(timeout=5.0) is not None
+    assert len(fake_openai.disconnects) == 1  # the first request's, noticed; the second one finished

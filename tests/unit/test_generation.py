@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
 
 from rag.errors import ModelDeadlineError, ModelError
 from rag.generation import complete_with_deadline, stream_with_deadline
@@ -35,14 +35,12 @@ class Probe:
 
 
 class EndlessChatModel(BaseChatModel):
-    """Streams `pieces`, then (when `endless`) waits forever as a model still generating would; `ainvoke`
-    answers `answer` after `delay` seconds. `fail` raises instead. Records cancellation on its Probe."""
+    """Streams `pieces`, then (when `endless`) waits forever as a model still generating would; `fail` raises
+    instead. Records on its Probe what its task went through."""
 
     probe: Any
     pieces: list[str] = ["Rubio", " and", " Witkoff"]
     endless: bool = True
-    answer: str = "Rubio"
-    delay: float = 0.0
     fail: bool = False
 
     @property
@@ -78,23 +76,6 @@ class EndlessChatModel(BaseChatModel):
                 await asyncio.sleep(0)
             if self.endless:
                 await self._waiting(3600)
-        finally:
-            self.probe.finished.set()
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.probe.kwargs = kwargs
-        self.probe.started.set()
-        try:
-            if self.fail:
-                raise ConnectionError("connection refused")
-            await self._waiting(self.delay)
-            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
         finally:
             self.probe.finished.set()
 
@@ -150,15 +131,15 @@ def test_a_backend_failure_is_a_model_error_with_a_message(probe: Probe) -> None
     assert isinstance(raised.value.__cause__, ConnectionError)
 
 
-def test_complete_returns_the_reply_and_passes_kwargs(probe: Probe) -> None:
-    model = EndlessChatModel(probe=probe, answer="Witkoff", delay=0.01)
-    extra = {"grammar": 'root ::= "Witkoff"'}
-    assert complete_with_deadline(model, MESSAGES, 5.0, extra_body=extra) == "Witkoff"
+def test_complete_returns_the_whole_reply_and_passes_kwargs(probe: Probe) -> None:
+    model = EndlessChatModel(probe=probe, endless=False)
+    extra = {"grammar": 'root ::= "Rubio"'}
+    assert complete_with_deadline(model, MESSAGES, 5.0, extra_body=extra) == "Rubio and Witkoff"
     assert probe.kwargs.get("extra_body") == extra
 
 
 def test_complete_past_the_deadline_is_cancelled_and_raises(probe: Probe) -> None:
-    model = EndlessChatModel(probe=probe, delay=3600)
+    model = EndlessChatModel(probe=probe)
     t0 = time.monotonic()
     with pytest.raises(ModelDeadlineError, match=r"within 0\.2 s"):
         complete_with_deadline(model, MESSAGES, 0.2)
