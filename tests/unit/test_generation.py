@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -112,6 +112,20 @@ def test_closing_the_stream_early_cancels_the_task(probe: Probe) -> None:
     # close() returns once the task has been cancelled and has unwound, long before the 60 s deadline
     assert probe.cancelled.is_set() and probe.finished.is_set()
     assert time.monotonic() - t0 < 1.0
+
+
+def test_closing_a_generator_that_relays_the_stream_cancels_the_task(probe: Probe) -> None:
+    # the answer chain relays pieces as Token events; when the UI stops reading it, the relay is closed and
+    # the stream it was iterating goes with it (CPython closes it as the relay's frame unwinds)
+    def relay() -> Iterator[str]:
+        for piece in stream_with_deadline(EndlessChatModel(probe=probe), MESSAGES, 60.0):
+            yield piece.upper()
+
+    events = relay()
+    assert next(events) == "RUBIO"
+    assert probe.waiting.wait(WAIT_S)
+    events.close()
+    assert probe.cancelled.is_set() and probe.finished.is_set()
 
 
 def test_a_reply_within_the_deadline_is_streamed_whole_and_kwargs_reach_the_model(probe: Probe) -> None:
