@@ -91,7 +91,10 @@ class _Call:
             self.finished.wait(CANCEL_GRACE_S)
 
     def outcome(self) -> Any:
-        """The task's result, or its exception raised as a ModelError. Call only once `finished` is set."""
+        """The task's result, or its exception raised as a ModelError (waiting at most CANCEL_GRACE_S for the
+        task to finish: the stream's end is signalled just before it does)."""
+        if not self.finished.wait(CANCEL_GRACE_S):
+            raise ModelError("The model call did not finish after its reply ended.")
         try:
             return self._task.result()
         except ModelError:
