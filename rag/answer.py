@@ -33,6 +33,7 @@ from rag.answer_type import AnswerType, expected_answer, with_nearest_labels
 from rag.candidates import Candidate, Sentence, Similarity, candidates
 from rag.dates import date_context, preferred_range, retrieval_filters
 from rag.errors import InputError, ModelError
+from rag.generation import complete_with_deadline, stream_with_deadline
 from rag.question import condense, validate_question
 from rag.settings import Settings
 from rag.types import Answer, Done, Evidence, EvidenceReady, Filters, Passage, StreamEvent, Token, Turn
@@ -313,8 +314,6 @@ class Answerer:
         options = choose.options_for(options_from)
         several = found.expected.plural
         messages = self._choice_messages(found, options_from, options)
-        from rag.generation import complete_with_deadline
-
         output = complete_with_deadline(
             model,
             messages,
@@ -353,8 +352,6 @@ class Answerer:
     ) -> Iterator[StreamEvent]:
         """The model writes (streamed as Token events); the draft is verified sentence by sentence and only
         supported sentences are kept. Nothing is appended; an empty result falls back to the evidence."""
-        from rag.generation import stream_with_deadline
-
         parts: list[str] = []
         messages = self._write_messages(found, sentences, words)
         for piece in stream_with_deadline(model, messages, self._settings.llm_timeout):

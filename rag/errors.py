@@ -31,6 +31,10 @@ class ModelError(RagError):
     """The language model backend failed, timed out, or returned unusable output."""
 
 
+class ModelDeadlineError(ModelError):
+    """The model did not finish before the deadline; its request was cancelled."""
+
+
 class ModelUnavailableError(ModelError):
     """The configured model cannot be loaded or reached at all."""
 

@@ -87,7 +87,7 @@ class Settings:
     context_window: int = 4096
     # longest answer, in tokens
     max_answer_tokens: int = 200
-    # seconds before a generation is abandoned and the evidence is returned instead
+    # seconds before a generation is stopped (its request cancelled) and the evidence is returned instead
     llm_timeout: float = 60.0
     # retries of a hosted endpoint after 429/5xx/connection errors (with exponential backoff)
     llm_retries: int = 2

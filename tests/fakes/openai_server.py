@@ -10,11 +10,15 @@ how many requests a client made (bounded retries) and what it sent.
         model = build_chat_model(settings.replace(llm="openai", openai_base_url=server.base_url))
 
 or as a pytest fixture: `from tests.fakes.openai_server import fake_openai  # noqa: F401`.
+
+`endless()` plays a model that never finishes: it streams tokens slowly until the client goes away, and the
+server records when it noticed the disconnect (`wait_for_disconnect`), as llama.cpp notices and stops.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -36,7 +40,9 @@ class Behaviour:
     kind: "reply" (normal answer), "status" (an error status with an OpenAI-style error body), "hang" (wait
     `delay` seconds, then reply), "malformed" (200 with a body that is not JSON; in streaming mode, one
     broken `data:` line), "truncate" (stream the first `cut_after` chunks of `text`, then drop the
-    connection without finishing the chunked body; without streaming, send half the announced body).
+    connection without finishing the chunked body; without streaming, send half the announced body),
+    "endless" (stream the words of `text` over and over, one per `chunk_delay` seconds, until the client
+    disconnects; without streaming, say nothing until then).
     """
 
     kind: str = "reply"
@@ -74,6 +80,11 @@ def truncate(text: str = DEFAULT_REPLY, cut_after: int = 2) -> Behaviour:
     return Behaviour(kind="truncate", text=text, cut_after=cut_after)
 
 
+def endless(text: str = DEFAULT_REPLY, chunk_delay: float = 0.05) -> Behaviour:
+    """Generate forever: stream a word every `chunk_delay` seconds until the client disconnects."""
+    return Behaviour(kind="endless", text=text, chunk_delay=chunk_delay)
+
+
 def stream_pieces(text: str) -> list[str]:
     """How a reply is cut into streamed deltas: one word (with its leading space) per chunk."""
     words = text.split(" ")
@@ -98,6 +109,8 @@ class FakeOpenAIServer:
         self.default = default or reply()
         self.model = model
         self.requests: list[RecordedRequest] = []
+        self.disconnects: list[float] = []  # time.monotonic() when an endless reply saw its client go away
+        self.endless_chunks_sent = 0
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -151,6 +164,20 @@ class FakeOpenAIServer:
     def request_count(self) -> int:
         """How many chat-completion requests arrived (retries included)."""
         return len(self.completion_requests)
+
+    def wait_for_disconnect(self, timeout: float) -> float | None:
+        """When (time.monotonic()) an endless reply first saw its client disconnect; None if not in `timeout` s."""
+        ends = time.monotonic() + timeout
+        while time.monotonic() < ends:
+            with self._lock:
+                if self.disconnects:
+                    return self.disconnects[0]
+            time.sleep(0.01)
+        return None
+
+    def _disconnected(self) -> None:
+        with self._lock:
+            self.disconnects.append(time.monotonic())
 
     def _next(self, request: RecordedRequest) -> Behaviour:
         with self._lock:
@@ -208,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream([b'data: {"choices": [{"delta": {"content": "Hel', b"data: [DONE]"])
             else:
                 self._send_raw(200, b'{"id": "x", "choices": [{"message": ', "application/json")
+        elif behaviour.kind == "endless":
+            self._endless(behaviour, bool(body.get("stream")))
         elif body.get("stream"):
             events = [json.dumps(e).encode() for e in self._chunk_events(behaviour.text)]
             if behaviour.kind == "truncate":
@@ -248,6 +277,42 @@ class _Handler(BaseHTTPRequestHandler):
             "model": self.fake.model,
             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
         }
+
+    # -- generating forever ------------------------------------------------------------------------------
+
+    def _endless(self, behaviour: Behaviour, stream: bool) -> None:
+        """Stream (or, not streaming, wait) until the client disconnects; record when that was noticed."""
+        self.close_connection = True
+        events = [json.dumps(e).encode() for e in self._chunk_events(behaviour.text)][:-1]  # never "stop"
+        try:
+            if stream:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+            sent = 0
+            while not self._client_gone():
+                if stream:
+                    data = b"data: " + events[sent % len(events)] + b"\n\n"
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                    sent += 1
+                    self.fake.endless_chunks_sent += 1
+                if not self.fake._wait(behaviour.chunk_delay if stream else 0.01):
+                    return  # server closing
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.fake._disconnected()
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (the request was read, so a readable socket means EOF)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     # -- wire ------------------------------------------------------------------------------------------
 

