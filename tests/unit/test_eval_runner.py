@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
+from datetime import date
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +119,12 @@ class FakePipeline:
     ingested: list[list[Path]] = field(default_factory=list)
     closed: bool = False
 
-    def ingest(self, paths: Sequence[Path]) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], prune: bool = False, progress: Callable[[int, int, str], None] | None = None
+    ) -> IngestReport:
         self.ingested.append(list(paths))
+        if progress is not None:
+            progress(1, 1, "doc-a")
         self.articles_ = [DOC_A, DOC_B]
         return IngestReport(added=2, chunks=3)
 
@@ -163,6 +168,7 @@ def run(
     corpus: Path | None = None,
     limit: int | None = None,
     k: int = 5,
+    max_words: int = 60,
     fake: dict[str, object] | None = None,
 ) -> tuple[runner.EvalRun, Factory]:
     factory = Factory(**(fake or {}))
@@ -172,6 +178,7 @@ def run(
         corpus=corpus,
         limit=limit,
         k=k,
+        max_words=max_words,
         progress=False,
         pipeline_factory=factory,
     )
@@ -203,6 +210,57 @@ def test_per_question_records(gold_path: Path) -> None:
     assert math.isnan(q3.citation_precision) and math.isnan(q3.citation_grounding)
     assert (q4.correct, math.isnan(q4.fact_recall), math.isnan(q4.hit_at_k)) == (True, True, True)
     assert (q5.correct, q5.abstained) == (False, False)
+
+
+def test_strict_caps_the_answer_length_and_lenient_does_not(gold_path: Path) -> None:
+    result, _ = run(gold_path, max_words=4)
+    q1 = result.results[0]  # "Rubio and Witkoff met Macron [1]." holds both facts in 5 words
+    assert (q1.correct, q1.correct_lenient, q1.words) == (False, True, 5)
+    m = result.summary["metrics"]
+    assert (m["strict_accuracy"], m["accuracy"]) == (0.0, round(1 / 3, 4))
+    assert (m["strict_overall_accuracy"], m["overall_accuracy"]) == (0.2, 0.4)  # q4 abstained rightly
+    assert (result.summary["schema"], result.summary["max_words"]) == (2, 4)
+    with pytest.raises(EvalError, match="--max-words must be at least 1, got 0"):
+        run(gold_path, max_words=0)
+
+
+def test_answer_lengths_overall_and_by_type(gold_path: Path) -> None:
+    result, _ = run(gold_path)
+    m = result.summary["metrics"]
+    # answered (not abstained): q1 5 words, q2 7, q5 2; markers and bare punctuation are not words
+    assert (m["words_median"], m["words_p90"], m["words_max"]) == (5.0, 6.6, 7.0)
+    assert result.summary["by_type"]["how_many"]["words_median"] == 7.0
+    assert result.summary["by_type"]["who"]["strict_accuracy"] == 1.0
+    assert result.summary["by_type"]["unanswerable"]["words_max"] == 2.0
+
+
+@dataclass
+class DatedPipeline(FakePipeline):
+    """A pipeline whose `ask` takes the as-of date, as the as-of-date feature will."""
+
+    as_of: list[date | None] = field(default_factory=list)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), as_of: date | None = None) -> Answer:
+        self.as_of.append(as_of)
+        return super().ask(question, history)
+
+
+def test_as_of_is_passed_only_when_ask_accepts_it(tmp_path: Path) -> None:
+    dated = {**GOLD[0], "asked_on": "2024-03-01"}
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps(dated) + "\n" + json.dumps(GOLD[1]) + "\n", encoding="utf-8")
+    pipeline = DatedPipeline(Settings())
+    runner.run_eval(Settings(), path, progress=False, pipeline_factory=lambda _s: pipeline)
+    assert pipeline.as_of == [date(2024, 3, 1), None]
+    assert runner.accepts_as_of(pipeline) and not runner.accepts_as_of(FakePipeline(Settings()))
+    result, factory = run(path)  # the plain fake has no as_of: asked without it, no TypeError
+    assert [r.error for r in result.results] == [None, None]
+
+
+def test_results_record_words_and_both_correctness_flags(gold_path: Path) -> None:
+    result, _ = run(gold_path)
+    line = result.results[0].to_dict()
+    assert (line["words"], line["correct_strict"], line["correct_lenient"], line["correct"]) == (5, True, True, True)
 
 
 def test_follow_up_gets_the_parent_question_and_system_answer_as_history(gold_path: Path) -> None:
@@ -377,7 +435,9 @@ def test_format_table(gold_path: Path) -> None:
     table = runner.format_table([result.summary], ["none"])
     lines = table.splitlines()
     assert lines[0].split() == ["metric", "none"]
-    assert "accuracy (must_include)" in lines[2] and lines[2].endswith("0.333")
+    assert lines[2].startswith("STRICT accuracy (facts, <= 60 words)") and lines[2].endswith("0.333")
+    assert lines[3].startswith("lenient accuracy (facts, any length)") and lines[3].endswith("0.333")
+    assert any(line.startswith("answer words median / p90") and line.endswith("5 / 7") for line in lines)
     assert any(line.startswith("hit@5") and line.endswith("0.667") for line in lines)
     assert any(line.startswith("latency total p50 / p95 ms") and line.endswith("300 / 480") for line in lines)
     assert lines[-1].startswith("* containment stand-in")
