@@ -467,10 +467,41 @@ def test_gate_passes_within_tolerance() -> None:
 def test_gate_lists_each_regression() -> None:
     current = with_metrics(accuracy=0.50, hit_at_k=None, abstention_recall=0.65, false_abstention_rate=0.25)
     assert gate.find_regressions(current, BASE) == [
-        "accuracy dropped from 0.600 to 0.500 (tolerance 0.05).",
+        "accuracy dropped from 0.600 to 0.500 (tolerance 0.08).",
         "hit_at_k: was 0.900 in the baseline, now undefined.",
         "abstention_recall dropped from 0.800 to 0.650 (tolerance 0.10).",
         "false_abstention_rate rose from 0.100 to 0.250 (tolerance 0.10).",
+    ]
+
+
+STRICT_BASE = {**BASE, "schema": 2, "max_words": 60,
+               "metrics": {**BASE["metrics"], "strict_accuracy": 0.40, "words_median": 20.0}}  # fmt: skip
+
+
+def strict_metrics(**changes: float | None) -> dict[str, object]:
+    return {**STRICT_BASE, "metrics": {**STRICT_BASE["metrics"], **changes}}  # type: ignore[dict-item]
+
+
+def test_gate_strict_lenient_and_length_tolerances() -> None:
+    assert gate.find_regressions(strict_metrics(strict_accuracy=0.35, accuracy=0.52, words_median=30), STRICT_BASE) == []
+    assert gate.find_regressions(strict_metrics(strict_accuracy=0.34, accuracy=0.51, words_median=31), STRICT_BASE) == [
+        "strict_accuracy dropped from 0.400 to 0.340 (tolerance 0.05).",
+        "accuracy dropped from 0.600 to 0.510 (tolerance 0.08).",
+        "words_median rose from 20.000 to 31.000 (tolerance 10.00).",
+    ]  # fmt: skip
+
+
+def test_gate_compares_an_old_baseline_on_lenient_figures_only() -> None:
+    current = strict_metrics(strict_accuracy=0.0, words_median=200.0)
+    assert gate.find_regressions(current, BASE) == []
+    assert gate.legacy_note(BASE) is not None and "lenient figures only" in str(gate.legacy_note(BASE))
+    assert gate.legacy_note(STRICT_BASE) is None
+
+
+def test_gate_refuses_another_max_words() -> None:
+    assert gate.find_regressions({**STRICT_BASE, "max_words": 30}, STRICT_BASE) == [
+        "not comparable: max_words is 30 but the baseline has 60; run with the baseline's gold file, corpus "
+        "and options, or regenerate the baseline."
     ]
 
 
@@ -602,3 +633,27 @@ def test_cli_compare_runs_each_config(
     assert capsys.readouterr().out.splitlines()[0].split() == ["metric", "vector", "hybrid"]
     combined = json.loads((tmp_path / "cmp" / "summary.json").read_text(encoding="utf-8"))
     assert list(combined["runs"]) == ["vector", "hybrid"]
+
+
+def test_cli_reports_skipped_corpus_files(capsys: pytest.CaptureFixture[str]) -> None:
+    skipped = [{"path": f"c/{i}.jsonl:{i}", "reason": "no body"} for i in range(3)]
+    cli.report_skipped({"skipped": skipped}, limit=2)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "ingest: 3 file(s) or line(s) skipped, evaluated without them:",
+        "  skipped c/0.jsonl:0: no body",
+        "  skipped c/1.jsonl:1: no body",
+        "  ... and 1 more (see summary.json, ingest.skipped)",
+    ]
+    cli.report_skipped(None)
+    cli.report_skipped({"skipped": []})
+    assert capsys.readouterr().err == ""
+
+
+def test_cli_max_words_reaches_the_summary(gold_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("rag.open_pipeline", Factory())
+    out = tmp_path / "out"
+    args = parse("--gold", str(gold_path), "--max-words", "4", "--out", str(out), "--no-progress")
+    assert cli.run(args, Settings(llm="none")) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["max_words"], summary["metrics"]["strict_accuracy"]) == (4, 0.0)
