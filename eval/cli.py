@@ -5,6 +5,7 @@
     rag eval --gold my.jsonl --corpus my_articles/ --limit 20 --k 3
     rag eval --corpus data/articles --compare vector.toml hybrid.toml --out out/cmp
     rag eval --corpus data/articles --llm none --baseline eval/baselines/fast-none --gate
+    rag eval --diff out/before out/after [--full]
 
 Option destinations are prefixed `eval_` so they cannot collide with the main parser's global options.
 """
@@ -106,6 +107,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit with status 1 when --baseline shows a regression",
     )
     parser.add_argument(
+        "--diff",
+        dest="eval_diff",
+        nargs=2,
+        type=Path,
+        default=None,
+        metavar=("A", "B"),
+        help="compare two `--out` folders: questions that flipped right/wrong (strict), with both answers",
+    )
+    parser.add_argument(
+        "--full", dest="eval_full", action="store_true", help="with --diff: print answers untrimmed"
+    )
+    parser.add_argument(
         "--no-progress", dest="eval_progress", action="store_false", help="no progress bar on stderr"
     )
 
@@ -117,6 +130,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """
     from eval import runner
 
+    if args.eval_diff:
+        return _run_diff(args.eval_diff, args.eval_full)
     if args.eval_gate and args.eval_baseline is None:
         raise EvalError("--gate needs --baseline DIR (a folder holding a committed summary.json).")
     if args.eval_compare and args.eval_baseline is not None:
@@ -166,6 +181,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems:
         print(f"  - {problem}", file=stream)
     return EXIT_REGRESSION if args.eval_gate else EXIT_OK
+
+
+def _run_diff(folders: list[Path], full: bool) -> int:
+    from eval.diff import diff_results, format_diff, load_results
+
+    a, b = folders
+    print(format_diff(diff_results(load_results(a), load_results(b)), full, str(a), str(b)))
+    return EXIT_OK
 
 
 def report_skipped(ingest: dict[str, Any] | None, limit: int = 20) -> None:
