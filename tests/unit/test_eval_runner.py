@@ -406,8 +406,18 @@ def test_report_escapes_article_and_answer_text(gold_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Who won the &lt;b&gt;cup&lt;/b&gt;?" in page
     assert page.count("<svg") == 5  # four per-type charts and the latency histogram
-    assert "3 of 5 questions failed." in page  # q2, q3, q5
+    assert "3 of 5 questions failed (strict)." in page  # q2, q3, q5
+    assert "at most 60 words" in page and "<h4>Longest answers</h4>" in page
+    assert "<tr><th>how_many</th><td class=\"num\">1</td>" in page  # the by-type table
     assert "containment stand-in" in page
+
+
+def test_worst_answers_longest_and_slowest(gold_path: Path) -> None:
+    result, _ = run(gold_path)
+    assert [r.id for r in report.worst_answers(result.results, "words", n=2)] == ["q2", "q1"]
+    assert [r.id for r in report.worst_answers(result.results, "latency", n=3)] == ["q5", "q4", "q3"]
+    with pytest.raises(ValueError, match="by must be 'words' or 'latency', got 'size'"):
+        report.worst_answers(result.results, "size")
 
 
 def test_report_side_by_side(gold_path: Path, tmp_path: Path) -> None:
