@@ -16,7 +16,6 @@ import hashlib
 import inspect
 import json
 import math
-import sys
 import tempfile
 import time
 import uuid

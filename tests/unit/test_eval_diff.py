@@ -29,7 +29,9 @@ def test_diff_lists_fixed_and_broken_with_counts() -> None:
     assert [(f.id, f.answer_a.strip()[:4], f.answer_b, f.words_a, f.words_b) for f in result.fixed] == [
         ("q2", "long", "Ada Lovelace", 80, 2)
     ]
-    assert [(f.id, f.answer_a, f.answer_b, f.fixed) for f in result.broken] == [("q1", "Ada", "nobody", False)]
+    assert [(f.id, f.answer_a, f.answer_b, f.fixed) for f in result.broken] == [
+        ("q1", "Ada", "nobody", False)
+    ]
     assert (result.right_in_both, result.wrong_in_both) == (0, 1)
     assert (result.only_in_a, result.only_in_b) == (("q4",), ("q5",))
 

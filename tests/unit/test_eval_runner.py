@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from datetime import date
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -120,7 +120,10 @@ class FakePipeline:
     closed: bool = False
 
     def ingest(
-        self, paths: Sequence[Path], prune: bool = False, progress: Callable[[int, int, str], None] | None = None
+        self,
+        paths: Sequence[Path],
+        prune: bool = False,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> IngestReport:
         self.ingested.append(list(paths))
         if progress is not None:
@@ -260,7 +263,12 @@ def test_as_of_is_passed_only_when_ask_accepts_it(tmp_path: Path) -> None:
 def test_results_record_words_and_both_correctness_flags(gold_path: Path) -> None:
     result, _ = run(gold_path)
     line = result.results[0].to_dict()
-    assert (line["words"], line["correct_strict"], line["correct_lenient"], line["correct"]) == (5, True, True, True)
+    assert (line["words"], line["correct_strict"], line["correct_lenient"], line["correct"]) == (
+        5,
+        True,
+        True,
+        True,
+    )
 
 
 def test_follow_up_gets_the_parent_question_and_system_answer_as_history(gold_path: Path) -> None:
@@ -408,7 +416,7 @@ def test_report_escapes_article_and_answer_text(gold_path: Path) -> None:
     assert page.count("<svg") == 5  # four per-type charts and the latency histogram
     assert "3 of 5 questions failed (strict)." in page  # q2, q3, q5
     assert "at most 60 words" in page and "<h4>Longest answers</h4>" in page
-    assert "<tr><th>how_many</th><td class=\"num\">1</td>" in page  # the by-type table
+    assert '<tr><th>how_many</th><td class="num">1</td>' in page  # the by-type table
     assert "containment stand-in" in page
 
 
@@ -493,7 +501,12 @@ def strict_metrics(**changes: float | None) -> dict[str, object]:
 
 
 def test_gate_strict_lenient_and_length_tolerances() -> None:
-    assert gate.find_regressions(strict_metrics(strict_accuracy=0.35, accuracy=0.52, words_median=30), STRICT_BASE) == []
+    assert (
+        gate.find_regressions(
+            strict_metrics(strict_accuracy=0.35, accuracy=0.52, words_median=30), STRICT_BASE
+        )
+        == []
+    )
     assert gate.find_regressions(strict_metrics(strict_accuracy=0.34, accuracy=0.51, words_median=31), STRICT_BASE) == [
         "strict_accuracy dropped from 0.400 to 0.340 (tolerance 0.05).",
         "accuracy dropped from 0.600 to 0.510 (tolerance 0.08).",
@@ -660,7 +673,9 @@ def test_cli_reports_skipped_corpus_files(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().err == ""
 
 
-def test_cli_max_words_reaches_the_summary(gold_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_max_words_reaches_the_summary(
+    gold_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr("rag.open_pipeline", Factory())
     out = tmp_path / "out"
     args = parse("--gold", str(gold_path), "--max-words", "4", "--out", str(out), "--no-progress")
