@@ -5,6 +5,7 @@
     rag eval --gold my.jsonl --corpus my_articles/ --limit 20 --k 3
     rag eval --corpus data/articles --compare vector.toml hybrid.toml --out out/cmp
     rag eval --corpus data/articles --llm none --baseline eval/baselines/fast-none --gate
+    rag eval --diff out/before out/after [--full]
 
 Option destinations are prefixed `eval_` so they cannot collide with the main parser's global options.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import EvalError
 from rag.settings import LLM_BACKENDS
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 DEFAULT_GOLD = Path(__file__).resolve().parent / "gold" / "paris_talks.jsonl"
+DEFAULT_MAX_WORDS = 60  # the same as eval.runner.DEFAULT_MAX_WORDS; kept here so --help stays light
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 
@@ -76,6 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cut-off for hit@k and recall@k over distinct retrieved articles (default 5)",
     )
     parser.add_argument(
+        "--max-words",
+        dest="eval_max_words",
+        type=int,
+        default=DEFAULT_MAX_WORDS,
+        metavar="N",
+        help="strict accuracy: a correct answer has at most N words, [n] markers not counted (default 60)",
+    )
+    parser.add_argument(
         "--llm",
         dest="eval_llm",
         choices=LLM_BACKENDS,
@@ -97,6 +107,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit with status 1 when --baseline shows a regression",
     )
     parser.add_argument(
+        "--diff",
+        dest="eval_diff",
+        nargs=2,
+        type=Path,
+        default=None,
+        metavar=("A", "B"),
+        help="compare two `--out` folders: questions that flipped right/wrong (strict), with both answers",
+    )
+    parser.add_argument(
+        "--full", dest="eval_full", action="store_true", help="with --diff: print answers untrimmed"
+    )
+    parser.add_argument(
         "--no-progress", dest="eval_progress", action="store_false", help="no progress bar on stderr"
     )
 
@@ -108,6 +130,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """
     from eval import runner
 
+    if args.eval_diff:
+        return _run_diff(args.eval_diff, args.eval_full)
     if args.eval_gate and args.eval_baseline is None:
         raise EvalError("--gate needs --baseline DIR (a folder holding a committed summary.json).")
     if args.eval_compare and args.eval_baseline is not None:
@@ -130,19 +154,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         corpus=args.eval_corpus,
         limit=args.eval_limit,
         k=args.eval_k,
+        max_words=args.eval_max_words,
         progress=args.eval_progress,
         label=_label(settings),
     )
+    report_skipped(run_.ingest)
     print(runner.format_table([run_.summary], [run_.label]))
     if args.eval_out:
         paths = runner.write_outputs(run_, args.eval_out)
         print(f"\nresults: {paths['results']}\nsummary: {paths['summary']}\nreport:  {paths['report']}")
     if args.eval_baseline is None:
         return EXIT_OK
-    from eval.gate import find_regressions, load_summary, load_tolerances
+    from eval.gate import find_regressions, legacy_note, load_summary, load_tolerances
 
     higher, lower = load_tolerances(args.eval_baseline)
-    problems = find_regressions(run_.summary, load_summary(args.eval_baseline), higher, lower)
+    baseline = load_summary(args.eval_baseline)
+    note = legacy_note(baseline)
+    if note:
+        print(f"\ngate: {note}", file=sys.stderr)
+    problems = find_regressions(run_.summary, baseline, higher, lower)
     if not problems:
         print(f"\ngate: no regression against {args.eval_baseline}")
         return EXIT_OK
@@ -151,6 +181,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems:
         print(f"  - {problem}", file=stream)
     return EXIT_REGRESSION if args.eval_gate else EXIT_OK
+
+
+def _run_diff(folders: list[Path], full: bool) -> int:
+    from eval.diff import diff_results, format_diff, load_results
+
+    a, b = folders
+    print(format_diff(diff_results(load_results(a), load_results(b)), full, str(a), str(b)))
+    return EXIT_OK
+
+
+def report_skipped(ingest: dict[str, Any] | None, limit: int = 20) -> None:
+    """List on stderr the corpus files or lines that failed to load (the run went on without them)."""
+    skipped = (ingest or {}).get("skipped") or []
+    if not skipped:
+        return
+    print(f"ingest: {len(skipped)} file(s) or line(s) skipped, evaluated without them:", file=sys.stderr)
+    for s in skipped[:limit]:
+        print(f"  skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    if len(skipped) > limit:
+        print(f"  ... and {len(skipped) - limit} more (see summary.json, ingest.skipped)", file=sys.stderr)
 
 
 def _label(settings: Settings) -> str:
@@ -185,6 +235,7 @@ def _run_compare(args: argparse.Namespace, gold: Path) -> list[EvalRun]:
                 corpus=args.eval_corpus,
                 limit=args.eval_limit,
                 k=args.eval_k,
+                max_words=args.eval_max_words,
                 progress=args.eval_progress,
                 label=label,
             )

@@ -18,10 +18,13 @@ from typing import Any
 
 from rag.errors import EvalError
 
-# metric -> largest tolerated absolute drop
+# metric -> largest tolerated absolute drop. Strict accuracy is the headline; `accuracy` and
+# `overall_accuracy` are the lenient (any length) figures, the only ones a schema-1 baseline holds.
 HIGHER_IS_BETTER: dict[str, float] = {
-    "accuracy": 0.05,
-    "overall_accuracy": 0.05,
+    "strict_accuracy": 0.05,
+    "strict_overall_accuracy": 0.05,
+    "accuracy": 0.08,
+    "overall_accuracy": 0.08,
     "fact_recall": 0.05,
     "hit_at_k": 0.05,
     "recall_at_k": 0.05,
@@ -34,6 +37,7 @@ HIGHER_IS_BETTER: dict[str, float] = {
 LOWER_IS_BETTER: dict[str, float] = {
     "false_abstention_rate": 0.10,
     "errors": 0.0,  # a count: any new failed question (model crash, timeout error) is a regression
+    "words_median": 10.0,  # words: answers growing longer is a regression even when they stay correct
 }
 TOLERANCES_FILE = "tolerances.json"
 # settings that change what the numbers mean: a baseline made with another value is not comparable
@@ -95,6 +99,7 @@ def comparability_problems(summary: Mapping[str, Any], baseline: Mapping[str, An
         ),
         ("corpus sha256", summary.get("corpus", {}).get("sha256"), baseline.get("corpus", {}).get("sha256")),
         ("k", summary.get("k"), baseline.get("k")),
+        ("max_words", summary.get("max_words"), baseline.get("max_words")),
     ]
     for name in COMPARABLE_SETTINGS:
         checks.append(
@@ -107,6 +112,16 @@ def comparability_problems(summary: Mapping[str, Any], baseline: Mapping[str, An
                 "gold file, corpus and options, or regenerate the baseline."
             )
     return problems
+
+
+def legacy_note(baseline: Mapping[str, Any]) -> str | None:
+    """A note when `baseline` predates strict accuracy (schema 1): it is then compared on lenient figures only."""
+    if _value(baseline.get("metrics", {}), "strict_accuracy") is not None:
+        return None
+    return (
+        "the baseline has no strict accuracy (an older summary): compared on the lenient figures only; "
+        "regenerate it to gate strict accuracy and answer length."
+    )
 
 
 def find_regressions(

@@ -121,6 +121,45 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def word_count(text: str) -> int:
+    """Words in an answer as a reader sees them: `[n]` citation markers do not count.
+
+    A word is a whitespace-separated token holding at least one letter or digit, so a stray "-" or "." is
+    not a word. Lower is terser; the strict accuracy caps it (see `strict_correct`).
+    """
+    return sum(1 for token in strip_citation_markers(text).split() if any(ch.isalnum() for ch in token))
+
+
+def strict_correct(text: str, facts: Sequence[Sequence[str]], max_words: int) -> bool:
+    """Strict correctness of an answer: every fact present AND at most `max_words` words.
+
+    The lenient figure (`all_facts_present`) rewards an answer that pastes whole paragraphs; this one does
+    not. `max_words` must be at least 1.
+    """
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1, got {max_words}.")
+    return word_count(text) <= max_words and all_facts_present(text, facts)
+
+
+@dataclass(frozen=True)
+class LengthSummary:
+    """Distribution of answer lengths in words (lower is terser); NaN fields when there is no answer."""
+
+    median: float
+    p90: float
+    max: float
+
+
+def length_summary(word_counts: Sequence[int]) -> LengthSummary:
+    """Median, 90th percentile and maximum of answer word counts."""
+    values = [float(n) for n in word_counts]
+    return LengthSummary(
+        median=percentile(values, 50),
+        p90=percentile(values, 90),
+        max=max(values) if values else NAN,
+    )
+
+
 # --- abstention ----------------------------------------------------------------------------------
 
 

@@ -31,8 +31,13 @@ code{font-size:.8rem;word-break:break-all}
 """
 
 HEADLINE = (
-    ("overall_accuracy", "overall accuracy"),
-    ("accuracy", "accuracy (must_include)"),
+    ("strict_accuracy", "STRICT accuracy (all facts, at most max_words words)"),
+    ("accuracy", "lenient accuracy (all facts, any length)"),
+    ("strict_overall_accuracy", "strict overall accuracy (unanswerable: abstained)"),
+    ("overall_accuracy", "lenient overall accuracy"),
+    ("words_median", "answer words, median"),
+    ("words_p90", "answer words, p90"),
+    ("words_max", "answer words, max"),
     ("fact_recall", "fact recall"),
     ("token_f1", "token F1"),
     ("exact_match", "exact match"),
@@ -186,7 +191,7 @@ def _headline_table(runs: Sequence[EvalRun]) -> str:
     head = "".join(f"<th>{esc(r.label)}</th>" for r in runs)
     rows = []
     for key, name in HEADLINE:
-        digits = 0 if key == "errors" else 3
+        digits = 0 if key == "errors" or key.startswith("words_") else 3
         cells = "".join(f'<td class="num">{_num(r.summary["metrics"].get(key), digits)}</td>' for r in runs)
         rows.append(f"<tr><th>{esc(name.replace('@k', f'@{k}'))}</th>{cells}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
@@ -228,7 +233,7 @@ def _type_charts(runs: Sequence[EvalRun]) -> str:
     types = sorted({t for r in runs for t in r.summary.get("by_type", {})})
     charts = []
     for key, title in (
-        ("overall_accuracy", "Correct by question type (unanswerable: abstained)"),
+        ("strict_overall_accuracy", "Correct (strict) by question type (unanswerable: abstained)"),
         ("fact_recall", "Fact recall by question type"),
         ("hit_at_k", f"hit@{runs[0].summary.get('k', 5)} by question type"),
         ("citation_precision", "Citation precision (containment stand-in) by question type"),
@@ -249,10 +254,66 @@ def _citations_html(result: QuestionResult) -> str:
     return f"<ul>{items}</ul>"
 
 
+BY_TYPE_COLUMNS = (
+    ("n", "questions", 0),
+    ("strict_accuracy", "strict", 3),
+    ("accuracy", "lenient", 3),
+    ("exact_match", "EM", 3),
+    ("token_f1", "F1", 3),
+    ("abstention_recall", "abstention recall", 3),
+    ("false_abstention_rate", "false abstention", 3),
+    ("hit_at_k", "hit@k", 3),
+    ("words_median", "words median", 0),
+    ("words_p90", "words p90", 0),
+)
+
+
+def _by_type_table(run: EvalRun) -> str:
+    """Every question type's figures in one table (one run)."""
+    head = "".join(f"<th>{esc(name)}</th>" for _, name, _ in BY_TYPE_COLUMNS)
+    rows = []
+    for qtype, m in sorted(run.summary.get("by_type", {}).items()):
+        cells = "".join(f'<td class="num">{_num(m.get(key), d)}</td>' for key, _, d in BY_TYPE_COLUMNS)
+        rows.append(f"<tr><th>{esc(qtype)}</th>{cells}</tr>")
+    return f"<table><tr><th>type</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def worst_answers(results: Sequence[QuestionResult], by: str, n: int = 10) -> list[QuestionResult]:
+    """The `n` longest answers (`by="words"`) or slowest questions (`by="latency"`), worst first."""
+    if by == "words":
+        return sorted(results, key=lambda r: -r.words)[:n]
+    if by == "latency":
+        timed = [r for r in results if "total" in r.timings_ms]
+        return sorted(timed, key=lambda r: -r.timings_ms["total"])[:n]
+    raise ValueError(f"by must be 'words' or 'latency', got {by!r}.")
+
+
+def _ranked_table(results: Sequence[QuestionResult]) -> str:
+    if not results:
+        return "<p class='muted'>None.</p>"
+    rows = "".join(
+        f"<tr><td><code>{esc(r.id)}</code></td><td class='num'>{r.words}</td>"
+        f"<td class='num'>{_num(r.timings_ms.get('total'), 0)}</td>"
+        f"<td>{'right' if r.correct else 'wrong'}</td><td>{esc(r.question)}</td><td>{esc(r.answer)}</td></tr>"
+        for r in results
+    )
+    return (
+        "<table class='fail'><tr><th>id</th><th>words</th><th>ms</th><th>strict</th><th>question</th>"
+        f"<th>system answer</th></tr>{rows}</table>"
+    )
+
+
+def _worst_tables(run: EvalRun) -> str:
+    return (
+        f"<h4>Longest answers</h4>{_ranked_table(worst_answers(run.results, 'words'))}"
+        f"<h4>Slowest questions</h4>{_ranked_table(worst_answers(run.results, 'latency'))}"
+    )
+
+
 def _failures_table(run: EvalRun) -> str:
     failures = [r for r in run.results if not r.correct]
     if not failures:
-        return "<p>No failures.</p>"
+        return "<p>No failures (strict).</p>"
     rows = []
     for r in failures:
         status = "error: " + r.error if r.error else ("abstained" if r.abstained else "answered")
@@ -261,11 +322,12 @@ def _failures_table(run: EvalRun) -> str:
             f"<tr><td><code>{esc(r.id)}</code><br><span class='tag'>{esc(r.type)}</span></td>"
             f"<td>{esc(r.question)}</td><td>{esc(expected)}</td>"
             f"<td>{esc(r.answer) or '<span class=muted>(empty)</span>'}<br>"
-            f"<span class='muted'>{esc(status)}; fact recall {_num(r.fact_recall, 2)}</span></td>"
+            f"<span class='muted'>{esc(status)}; {r.words} words; lenient "
+            f"{'right' if r.correct_lenient else 'wrong'}; fact recall {_num(r.fact_recall, 2)}</span></td>"
             f"<td>{_citations_html(r)}</td></tr>"
         )
     return (
-        f"<p>{len(failures)} of {len(run.results)} questions failed.</p><table class='fail'><tr><th>id</th>"
+        f"<p>{len(failures)} of {len(run.results)} questions failed (strict).</p><table class='fail'><tr><th>id</th>"
         "<th>question</th><th>gold answer</th><th>system answer</th><th>citations</th></tr>"
         f"{''.join(rows)}</table>"
     )
@@ -282,19 +344,23 @@ def render_report(runs: Sequence[EvalRun]) -> str:
         [(r.label, [q.timings_ms["total"] for q in r.results if "total" in q.timings_ms]) for r in runs],
     )
     failures = "".join(f"<h3>{esc(r.label)}</h3>{_failures_table(r)}" for r in runs)
+    worst = "".join(f"<h3>{esc(r.label)}</h3>{_worst_tables(r)}" for r in runs)
+    by_type = "".join(f"<h3>{esc(r.label)}</h3>{_by_type_table(r)}" for r in runs)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{esc(title)}</title><style>{_CSS}</style></head><body>
 <h1>{esc(title)}</h1>
 <p class="muted">gold file <code>{esc(first["gold"]["path"])}</code>,
-created {esc(first.get("created_at", ""))}.
+created {esc(first.get("created_at", ""))}. Strict accuracy, the headline, needs every fact in an answer of
+at most {esc(first.get("max_words", "?"))} words (citation markers not counted); lenient accuracy drops the cap.
 Citation precision and recall use a containment stand-in (a gold fact in the quote, or word overlap with the
 citing sentence), not an entailment model.</p>
 <h2>Configuration</h2>{_provenance_table(runs)}
 <h2>Headline metrics</h2>{_headline_table(runs)}
-<h2>By question type</h2>{_type_charts(runs)}
+<h2>By question type</h2>{_type_charts(runs)}{by_type}
 <h2>Latency</h2>{latency}{_latency_table(runs)}
-<h2>Failures</h2>{failures}
+<h2>Wrong answers (strict)</h2>{failures}
+<h2>Longest and slowest answers</h2>{worst}
 </body></html>
 """

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import sys
 import tempfile
 import time
 import uuid
@@ -34,7 +33,9 @@ from rag.types import Answer, ArticleInfo, IngestReport, Turn
 if TYPE_CHECKING:
     from rag.settings import Settings
 
-SCHEMA_VERSION = 1
+# 2: strict accuracy (facts and at most max_words words), answer lengths, max_words recorded
+SCHEMA_VERSION = 2
+DEFAULT_MAX_WORDS = 60
 REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "question": str,
@@ -43,6 +44,7 @@ REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
     "answerable": bool,
     "evidence": list,
 }
+OPTIONAL_FIELDS = ("type", "followup_of", "asked_on", "choices")
 # the optional "type" values the bundled gold files use; any other non-empty string is accepted too
 QUESTION_TYPES = (
     *("who", "what", "where", "when", "how_many", "quote"),
@@ -53,7 +55,9 @@ QUESTION_TYPES = (
 class PipelineLike(Protocol):
     """The part of `rag.pipeline.Pipeline` the runner uses (a fake can stand in for tests)."""
 
-    def ingest(self, paths: Sequence[Path]) -> IngestReport: ...
+    def ingest(
+        self, paths: Sequence[Path], prune: bool = ..., progress: Callable[[int, int, str], None] | None = ...
+    ) -> IngestReport: ...
 
     def ask(self, question: str, history: Sequence[Turn] = ..., *, as_of: date | None = ...) -> Answer: ...
 
@@ -72,7 +76,11 @@ PipelineFactory = Callable[["Settings"], PipelineLike]
 
 @dataclass(frozen=True)
 class GoldQuestion:
-    """One line of a gold file. `must_include` holds facts, each a tuple of acceptable spellings."""
+    """One line of a gold file. `must_include` holds facts, each a tuple of acceptable spellings.
+
+    `asked_on` is the date the question was asked ("this week" is relative to it); `choices` are the
+    options of a multiple-choice variant. Both are optional.
+    """
 
     id: str
     question: str
@@ -83,8 +91,8 @@ class GoldQuestion:
     type: str
     followup_of: str | None = None
     line: int = 0
-    # the day the question was asked ("this week" means the week before it; later articles are not used)
     asked_on: date | None = None
+    choices: tuple[str, ...] = ()
 
 
 def _fail(path: Path, line: int, problem: str) -> EvalError:
@@ -98,6 +106,14 @@ def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
         raise _fail(path, line_no, f"not valid JSON ({e.msg} at column {e.colno}).") from e
     if not isinstance(data, dict):
         raise _fail(path, line_no, f"expected a JSON object, got {type(data).__name__}.")
+    unknown = sorted(set(data) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise _fail(
+            path,
+            line_no,
+            f"unknown field(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join([*REQUIRED_FIELDS, *OPTIONAL_FIELDS])} (check the spelling).",
+        )
     missing = [name for name in REQUIRED_FIELDS if name not in data]
     if missing:
         raise _fail(
@@ -148,14 +164,9 @@ def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
             line_no,
             f"optional field 'followup_of' must be a question id string, got {followup_of!r:.60}.",
         )
-    asked_on = data.get("asked_on")
-    try:
-        asked_day = None if asked_on is None else date.fromisoformat(asked_on)
-    except (TypeError, ValueError) as e:
-        raise _fail(
-            path, line_no, f"optional field 'asked_on' must be a YYYY-MM-DD date, got {asked_on!r:.60}."
-        ) from e
     return GoldQuestion(
+        asked_on=_asked_on(path, line_no, data.get("asked_on")),
+        choices=_choices(path, line_no, data.get("choices")),
         id=qid,
         question=data["question"],
         answer=data["answer"],
@@ -165,8 +176,30 @@ def _parse_gold_line(path: Path, line_no: int, raw: str) -> GoldQuestion:
         type=qtype,
         followup_of=followup_of,
         line=line_no,
-        asked_on=asked_day,
     )
+
+
+def _asked_on(path: Path, line_no: int, value: Any) -> date | None:
+    """The optional `asked_on` field as a date (YYYY-MM-DD)."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise _fail(
+            path, line_no, f"field 'asked_on' must be a date like 2023-01-05 (YYYY-MM-DD), got {value!r:.60}."
+        ) from e
+
+
+def _choices(path: Path, line_no: int, value: Any) -> tuple[str, ...]:
+    """The optional `choices` field: a list of non-empty strings (a multiple-choice variant's options)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
+        raise _fail(path, line_no, f"field 'choices' must be a list of non-empty strings, got {value!r:.60}.")
+    return tuple(value)
 
 
 def load_gold(path: Path) -> list[GoldQuestion]:
@@ -241,8 +274,9 @@ def corpus_files_digest(path: Path) -> str:
 class QuestionResult:
     """The system's answer to one gold question and its scores (NaN where a score is undefined).
 
-    `correct`: answerable -> every must_include fact is in the (marker-free) answer and it did not abstain;
-    unanswerable -> it abstained. `fact_recall`, `exact_match`, `token_f1` and the retrieval scores are
+    `correct` (strict, the headline): answerable -> it did not abstain, every must_include fact is in the
+    (marker-free) answer, and the answer has at most max_words words; unanswerable -> it abstained.
+    `correct_lenient` drops the length cap. `words` counts the answer's words without `[n]` markers. `fact_recall`, `exact_match`, `token_f1` and the retrieval scores are
     NaN on unanswerable questions; citation scores are NaN when the answer has no citation or claim.
     """
 
@@ -254,6 +288,8 @@ class QuestionResult:
     answer: str
     abstained: bool
     correct: bool
+    correct_lenient: bool
+    words: int
     fact_recall: float
     exact_match: float
     token_f1: float
@@ -279,6 +315,9 @@ class QuestionResult:
             "answer": self.answer,
             "abstained": self.abstained,
             "correct": self.correct,
+            "correct_strict": self.correct,
+            "correct_lenient": self.correct_lenient,
+            "words": self.words,
             "fact_recall": _json_float(self.fact_recall),
             "citations": list(self.citations),
             "retrieved": list(self.retrieved),
@@ -305,18 +344,22 @@ def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 4)
 
 
-def score_answer(q: GoldQuestion, answer: Answer, k: int) -> QuestionResult:
+def score_answer(
+    q: GoldQuestion, answer: Answer, k: int, max_words: int = DEFAULT_MAX_WORDS
+) -> QuestionResult:
     """Score one Answer against its gold question (pure: no pipeline involved)."""
     text = metrics.strip_citation_markers(answer.text)
     facts = q.must_include
     nan = metrics.NAN
     if q.answerable:
-        correct = not answer.abstained and metrics.all_facts_present(text, facts)
+        lenient = not answer.abstained and metrics.all_facts_present(text, facts)
+        correct = lenient and metrics.strict_correct(text, facts, max_words)
         recall = metrics.fact_recall(text, facts)
         em = metrics.exact_match(text, q.answer)
         f1 = metrics.token_f1(text, q.answer)
     else:
         correct, recall, em, f1 = answer.abstained, nan, nan, nan
+        lenient = correct
     ranked = [p.doc_id for p in answer.retrieved]
     if q.answerable and q.evidence:
         hit = metrics.hit_at_k(ranked, q.evidence, k)
@@ -342,6 +385,8 @@ def score_answer(q: GoldQuestion, answer: Answer, k: int) -> QuestionResult:
         answer=answer.text,
         abstained=answer.abstained,
         correct=correct,
+        correct_lenient=lenient,
+        words=metrics.word_count(answer.text),
         fact_recall=recall,
         exact_match=em,
         token_f1=f1,
@@ -375,7 +420,7 @@ def failed_result(q: GoldQuestion, error: str) -> QuestionResult:
         retrieved=(),
         model="",
     )
-    return dataclasses.replace(score_answer(q, empty, k=1), correct=False, error=error)
+    return dataclasses.replace(score_answer(q, empty, k=1), correct=False, correct_lenient=False, error=error)
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -386,12 +431,18 @@ def group_metrics(results: Sequence[QuestionResult]) -> dict[str, float]:
     answerable = [r for r in results if r.answerable]
     answered = [r for r in results if not r.abstained]
     abst = metrics.abstention_scores([r.abstained for r in results], [r.answerable for r in results])
+    lengths = metrics.length_summary([r.words for r in answered if not r.error])
     return {
         "n": float(len(results)),
         "n_answerable": float(len(answerable)),
         "n_unanswerable": float(len(results) - len(answerable)),
-        "overall_accuracy": metrics.mean(r.correct for r in results),
-        "accuracy": metrics.mean(r.correct for r in answerable),
+        "strict_accuracy": metrics.mean(r.correct for r in answerable),
+        "strict_overall_accuracy": metrics.mean(r.correct for r in results),
+        "overall_accuracy": metrics.mean(r.correct_lenient for r in results),
+        "accuracy": metrics.mean(r.correct_lenient for r in answerable),
+        "words_median": lengths.median,
+        "words_p90": lengths.p90,
+        "words_max": lengths.max,
         "fact_recall": metrics.mean(r.fact_recall for r in answerable),
         "exact_match": metrics.mean(r.exact_match for r in answerable),
         "token_f1": metrics.mean(r.token_f1 for r in answerable),
@@ -409,9 +460,17 @@ def group_metrics(results: Sequence[QuestionResult]) -> dict[str, float]:
 
 
 METRIC_NOTES = {
-    "overall_accuracy": "share of all questions handled correctly (answerable: all facts present; "
-    "unanswerable: abstained)",
-    "accuracy": "answerable questions whose answer contains every must_include fact (higher is better)",
+    "strict_accuracy": "HEADLINE: answerable questions whose answer contains every must_include fact and has "
+    "at most max_words words, citation markers not counted (higher is better)",
+    "strict_overall_accuracy": "all questions: answerable as strict_accuracy, unanswerable when abstained "
+    "(higher is better)",
+    "overall_accuracy": "lenient: share of all questions handled correctly (answerable: all facts present, "
+    "any length; unanswerable: abstained)",
+    "accuracy": "lenient: answerable questions whose answer contains every must_include fact, any length "
+    "(higher is better)",
+    "words_median": "median answer length in words over answers that did not abstain (lower is terser)",
+    "words_p90": "90th percentile of answer length in words (lower is terser)",
+    "words_max": "longest answer in words (lower is terser)",
     "fact_recall": "share of must_include facts present, answerable questions (higher is better)",
     "exact_match": "SQuAD exact match against the reference answer (higher is better)",
     "token_f1": "SQuAD token F1 against the reference answer (higher is better)",
@@ -444,6 +503,7 @@ def summarise(
     results: Sequence[QuestionResult],
     *,
     k: int,
+    max_words: int = DEFAULT_MAX_WORDS,
     settings: dict[str, Any],
     gold_path: Path,
     gold_sha256: str,
@@ -467,6 +527,7 @@ def summarise(
         "schema": SCHEMA_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "k": k,
+        "max_words": max_words,
         "metrics": group_metrics(results),
         "by_type": {t: group_metrics(rs) for t, rs in sorted(by_type.items())},
         "latency_ms": metrics.latency_summary([r.timings_ms for r in results if not r.error]),
@@ -511,38 +572,55 @@ def history_for(q: GoldQuestion, asked: dict[str, tuple[GoldQuestion, str]]) -> 
     return chain[::-1]
 
 
+def ask_one(pipeline: PipelineLike, q: GoldQuestion, history: Sequence[Turn]) -> Answer:
+    """`pipeline.ask` as of the question's `asked_on` day (None: as of today or the newest article)."""
+    return pipeline.ask(q.question, history=history, as_of=q.asked_on)
+
+
 def ask_all(
     pipeline: PipelineLike,
     questions: Sequence[GoldQuestion],
     k: int,
     progress: bool = True,
     label: str = "eval",
+    max_words: int = DEFAULT_MAX_WORDS,
 ) -> list[QuestionResult]:
     """Ask every question in order (follow-ups with their history) and score each answer.
 
     A RagError raised by `ask` (e.g. a model timeout) is recorded on that question, which is then scored
     as wrong; any other exception propagates.
     """
-    from tqdm import tqdm
+    from rag.progress import progress_bar
 
     results: list[QuestionResult] = []
     asked: dict[str, tuple[GoldQuestion, str]] = {}
-    bar = tqdm(questions, desc=label, unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    for q in bar:
-        history = history_for(q, asked)
+    bar = progress_bar("q", enabled=progress, desc=label)
+    for q in questions:
         try:
-            dated = {"as_of": q.asked_on} if q.asked_on else {}  # undated gold needs no as_of support
-            answer = pipeline.ask(q.question, history=history, **dated)
+            answer = ask_one(pipeline, q, history_for(q, asked))
         except RagError as e:
             result = failed_result(q, f"{type(e).__name__}: {e}")
             asked[q.id] = (q, "")
         else:
-            result = score_answer(q, answer, k)
+            result = score_answer(q, answer, k, max_words)
             asked[q.id] = (q, answer.text)
         results.append(result)
-        bar.set_postfix(correct=f"{sum(r.correct for r in results)}/{len(results)}")
-    bar.close()
+        if bar:
+            strict = sum(r.correct for r in results)
+            bar.update(len(results), len(questions), f"strict {strict}/{len(results)}")
+    if bar:
+        bar.close()
     return results
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one evaluation run asks and scores: hit@k cut-off, strict length cap, progress bar, label."""
+
+    k: int = 5
+    max_words: int = DEFAULT_MAX_WORDS
+    progress: bool = True
+    label: str = "eval"
 
 
 @contextmanager
@@ -552,6 +630,15 @@ def _temporary_store(settings: Settings) -> Iterator[Settings]:
         yield settings.replace(store_dir=tmp, chroma_url="", collection=f"eval-{uuid.uuid4().hex[:12]}")
 
 
+def _check_options(k: int, limit: int | None, max_words: int) -> None:
+    if k < 1:
+        raise EvalError(f"--k must be at least 1, got {k}.")
+    if limit is not None and limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {limit}.")
+    if max_words < 1:
+        raise EvalError(f"--max-words must be at least 1, got {max_words}.")
+
+
 def run_eval(
     settings: Settings,
     gold_path: Path,
@@ -559,16 +646,15 @@ def run_eval(
     corpus: Path | None = None,
     limit: int | None = None,
     k: int = 5,
+    max_words: int = DEFAULT_MAX_WORDS,
     progress: bool = True,
     label: str = "eval",
     pipeline_factory: PipelineFactory | None = None,
 ) -> EvalRun:
     """Load the gold file, (optionally) ingest `corpus` into a temporary store, ask and score everything."""
-    if k < 1:
-        raise EvalError(f"--k must be at least 1, got {k}.")
-    if limit is not None and limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {limit}.")
+    _check_options(k, limit, max_words)
     questions = load_gold(gold_path)[:limit] if limit else load_gold(gold_path)
+    options = RunOptions(k=k, max_words=max_words, progress=progress, label=label)
     if pipeline_factory is None:
         from rag import open_pipeline
 
@@ -578,8 +664,27 @@ def run_eval(
             raise EvalError(f"--corpus {corpus} does not exist; pass a folder or file of articles.")
         with _temporary_store(settings) as temp_settings:
             pipeline = pipeline_factory(temp_settings)
-            return _run_on(pipeline, settings, questions, gold_path, corpus, k, progress, label)
-    return _run_on(pipeline_factory(settings), settings, questions, gold_path, None, k, progress, label)
+            return _run_on(pipeline, settings, questions, gold_path, corpus, options)
+    return _run_on(pipeline_factory(settings), settings, questions, gold_path, None, options)
+
+
+def ingest_corpus(pipeline: PipelineLike, corpus: Path, progress: bool) -> dict[str, Any]:
+    """Ingest `corpus`; files or lines that fail to load are listed in the report and the run goes on.
+
+    Raises EvalError only when nothing at all could be ingested.
+    """
+    from rag.progress import progress_bar
+
+    bar = progress_bar("article", enabled=progress, desc="ingest")
+    try:
+        report = pipeline.ingest([corpus], progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    if report.added + report.updated + report.unchanged == 0:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:3]) or "no article files"
+        raise EvalError(f"--corpus {corpus}: nothing was ingested ({reasons}).")
+    return report.to_dict()
 
 
 def _run_on(
@@ -588,20 +693,12 @@ def _run_on(
     questions: Sequence[GoldQuestion],
     gold_path: Path,
     corpus: Path | None,
-    k: int,
-    progress: bool,
-    label: str,
+    options: RunOptions,
 ) -> EvalRun:
     """Run on an opened pipeline (closed at the end); `settings` are the ones reported in the summary."""
     started = time.perf_counter()
     try:
-        ingest: dict[str, Any] | None = None
-        if corpus is not None:
-            report = pipeline.ingest([corpus])
-            ingest = report.to_dict()
-            if report.added + report.updated + report.unchanged == 0:
-                reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:3]) or "no article files"
-                raise EvalError(f"--corpus {corpus}: nothing was ingested ({reasons}).")
+        ingest = ingest_corpus(pipeline, corpus, options.progress) if corpus is not None else None
         store_sha, n_articles = corpus_digest(pipeline)
         if n_articles == 0:
             raise EvalError(
@@ -609,12 +706,15 @@ def _run_on(
                 "Run `rag ingest data/articles` first, "
                 "or pass --corpus PATH to evaluate on a temporary store."
             )
-        results = ask_all(pipeline, questions, k, progress=progress, label=label)
+        results = ask_all(
+            pipeline, questions, options.k, options.progress, options.label, max_words=options.max_words
+        )
     finally:
         pipeline.close()
     summary = summarise(
         results,
-        k=k,
+        k=options.k,
+        max_words=options.max_words,
         settings=settings.public_dict(),
         gold_path=gold_path,
         gold_sha256=sha256_file(gold_path),
@@ -626,7 +726,7 @@ def _run_on(
     )
     if ingest is not None:
         summary["ingest"] = ingest
-    return EvalRun(label=label, results=tuple(results), summary=summary, ingest=ingest)
+    return EvalRun(label=options.label, results=tuple(results), summary=summary, ingest=ingest)
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -669,7 +769,8 @@ def write_compare_outputs(runs: Sequence[EvalRun], out_dir: Path) -> dict[str, P
 
 
 TABLE_ROWS = (
-    ("accuracy", "accuracy (must_include)"),
+    ("strict_accuracy", "STRICT accuracy (facts, <= {max_words} words)"),
+    ("accuracy", "lenient accuracy (facts, any length)"),
     ("fact_recall", "fact recall"),
     ("token_f1", "token F1"),
     ("exact_match", "exact match"),
@@ -695,13 +796,15 @@ def format_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str] | No
     """A compact plain-text table of the headline metrics, one column per summary."""
     labels = list(labels) if labels else [str(s.get("model") or "run") for s in summaries]
     k = summaries[0].get("k", 5) if summaries else 5
-    names = [name.format(k=k) for _, name in TABLE_ROWS]
-    names += ["latency total p50 / p95 ms", "questions / errors"]
+    max_words = summaries[0].get("max_words", DEFAULT_MAX_WORDS) if summaries else DEFAULT_MAX_WORDS
+    names = [name.format(k=k, max_words=max_words) for _, name in TABLE_ROWS]
+    names += ["answer words median / p90", "latency total p50 / p95 ms", "questions / errors"]
     rows: list[list[str]] = [[n] for n in names]
     for s in summaries:
         m = s["metrics"]
         for i, (key, _) in enumerate(TABLE_ROWS):
             rows[i].append(_fmt(m.get(key)))
+        rows[-3].append(f"{_fmt(m.get('words_median'), 0)} / {_fmt(m.get('words_p90'), 0)}")
         total = s.get("latency_ms", {}).get("total", {})
         rows[-2].append(f"{_fmt(total.get('p50'), 0)} / {_fmt(total.get('p95'), 0)}")
         rows[-1].append(f"{int(m['n'])} / {int(m['errors'])}")

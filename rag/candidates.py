@@ -121,10 +121,12 @@ def word_stems(analysis: Analysis) -> list[str]:
 
 def rarity(asked: set[str], stems: Sequence[Sequence[str]]) -> dict[str, float]:
     """Each question word's weight: log((N + 1) / (df + 0.5)) over the N evidence sentences, so a word every
-    sentence holds tells candidates apart less than a word only one holds."""
+    sentence holds tells candidates apart less than a word only one holds. Words no sentence holds are left
+    out: they cannot tell candidates apart at all."""
     n = len(stems)
     present = [set(s) for s in stems]
-    return {q: math.log((n + 1) / (sum(q in p for p in present) + 0.5)) for q in asked}
+    counts = {q: sum(q in p for p in present) for q in asked}
+    return {q: math.log((n + 1) / (df + 0.5)) for q, df in counts.items() if df > 0}
 
 
 def coverage(inside: Sequence[int], stems: Sequence[str], weights: dict[str, float]) -> float:

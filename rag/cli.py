@@ -189,9 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
     from rag import open_pipeline
+    from rag.progress import progress_bar
 
     pipeline = open_pipeline(settings)
-    bar = _progress_bar(enabled=not args.json and sys.stderr.isatty())
+    bar = progress_bar("article", enabled=not args.json and sys.stderr.isatty())
     report = pipeline.ingest(args.paths, prune=args.prune, progress=bar.update if bar else None)
     if bar:
         bar.close()
@@ -205,26 +206,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
     for s in report.skipped:
         print(f"  skipped {s.path}: {s.reason}")
     return 0
-
-
-class _Bar:
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=0, unit="article", file=sys.stderr, leave=False)
-
-    def update(self, done: int, total: int, label: str) -> None:
-        self._bar.total = total
-        self._bar.n = done
-        self._bar.set_postfix_str(label, refresh=False)
-        self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-def _progress_bar(enabled: bool) -> _Bar | None:
-    return _Bar() if enabled else None
 
 
 def cmd_ask(args: argparse.Namespace, settings: Any) -> int:

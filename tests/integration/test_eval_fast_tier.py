@@ -27,10 +27,11 @@ SMOKE = ROOT / "eval" / "gold" / "smoke.jsonl"
 BASELINES = ROOT / "eval" / "baselines"
 
 RESULT_FIELDS = {"id", "question", "answer", "abstained", "correct", "fact_recall", "citations", "retrieved"}
-RESULT_FIELDS |= {"timings_ms"}
+RESULT_FIELDS |= {"timings_ms", "words", "correct_strict", "correct_lenient"}
 METRICS = {"accuracy", "fact_recall", "exact_match", "token_f1", "overall_accuracy", "errors"}
 METRICS |= {"abstention_precision", "abstention_recall", "false_abstention_rate", "n", "n_answerable"}
 METRICS |= {"hit_at_k", "recall_at_k", "mrr", "citation_grounding", "citation_precision", "citation_recall"}
+METRICS |= {"strict_accuracy", "strict_overall_accuracy", "words_median", "words_p90", "words_max"}
 
 
 def eval_args(*argv: str) -> argparse.Namespace:
@@ -80,6 +81,8 @@ def test_fast_tier_summary_schema(fast_tier: tuple[Path, int, Settings]) -> None
     assert summary["corpus"]["articles"] == 5 and len(summary["corpus"]["sha256"]) == 64
     assert summary["corpus"]["path"] == str(ARTICLES)
     assert summary["settings"]["llm"] == "none" and summary["k"] == 5
+    assert (summary["schema"], summary["max_words"]) == (2, 60)
+    assert summary["metrics"]["strict_accuracy"] <= summary["metrics"]["accuracy"]
     assert {"retrieve", "total"} <= set(summary["latency_ms"])
     assert summary["ingest"]["added"] == 5
     # retrieval over five short articles should nearly always surface an evidence article in the top 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = ROOT / "data" / "articles"
 GOLD_FILES = sorted((ROOT / "eval" / "gold").glob("*.jsonl"))
 REQUIRED = {"id", "question", "answer", "must_include", "answerable", "evidence"}
-OPTIONAL = {"type", "followup_of"}
+OPTIONAL = {"type", "followup_of", "asked_on", "choices"}
 
 
 def corpus_of(gold: Path) -> Path:
@@ -156,6 +157,13 @@ def variant(**changes: object) -> str:
         (variant(followup_of="zz"), r"line 2: followup_of 'zz' names no earlier"),
         (variant(type=3), r"line 2: optional field 'type' must be a non-empty"),
         (variant(question=" "), r"line 2: question 'b' has an empty 'question'"),
+        (variant(question=None), r"line 2: missing field\(s\) question"),
+        (variant(note="free"), r"line 2: unknown field\(s\) note; allowed: id, question"),
+        (variant(asked_on="2023-13-01"), r"line 2: field 'asked_on' must be a date like 2023-01-05"),
+        (variant(asked_on="5 Jan 2023"), r"line 2: field 'asked_on' must be a date"),
+        (variant(asked_on="20230105"), r"line 2: field 'asked_on' must be a date"),
+        (variant(choices="X"), r"line 2: field 'choices' must be a list of non-empty strings"),
+        (variant(choices=["X", ""]), r"line 2: field 'choices' must be a list of non-empty strings"),
     ],
 )
 def test_load_gold_names_file_line_and_problem(tmp_path: Path, line: str, message: str) -> None:
@@ -170,11 +178,13 @@ def test_load_gold_missing_and_empty_files(tmp_path: Path) -> None:
         load_gold(write(tmp_path, "", "  "))
 
 
-def test_load_gold_accepts_extra_fields_and_blank_lines(tmp_path: Path) -> None:
-    extra = variant(followup_of="a", note="free")
+def test_load_gold_accepts_optional_fields_and_blank_lines(tmp_path: Path) -> None:
+    extra = variant(followup_of="a", asked_on="2024-02-29", choices=["X", "Y"])
     questions = load_gold(write(tmp_path, GOOD, "", extra))
     assert [(q.id, q.line, q.followup_of, q.type) for q in questions] == [
         ("a", 1, None, "other"),
         ("b", 3, "a", "other"),
     ]
     assert questions[0].must_include == (("X",),)
+    assert (questions[0].asked_on, questions[0].choices) == (None, ())
+    assert (questions[1].asked_on, questions[1].choices) == (date(2024, 2, 29), ("X", "Y"))

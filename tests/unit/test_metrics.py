@@ -285,3 +285,39 @@ def test_latency_summary() -> None:
     assert s["retrieve"] == {"p50": 20.0, "p95": pytest.approx(29.0), "mean": 20.0, "n": 2.0}
     assert s["generate"] == {"p50": 50.0, "p95": 50.0, "mean": 50.0, "n": 1.0}
     assert m.latency_summary([]) == {}
+
+
+# --- strict correctness and answer length ---
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", 0),
+        ("One two three.", 3),
+        ("Ada Lovelace [1] wrote it [2, 3].", 4),
+        ("A - B", 2),
+        ("It cost $5 , then 7%.", 5),
+        ("[1]", 0),
+    ],
+)
+def test_word_count_ignores_citation_markers_and_bare_punctuation(text: str, expected: int) -> None:
+    assert m.word_count(text) == expected
+
+
+def test_strict_correct_needs_every_fact_and_a_short_answer() -> None:
+    facts = [["Lovelace"], ["1843"]]
+    assert m.strict_correct("Lovelace, in 1843 [1].", facts, max_words=3) is True
+    assert m.strict_correct("Lovelace, in 1843 [1].", facts, max_words=2) is False
+    assert m.strict_correct("Lovelace [1].", facts, max_words=60) is False
+    long = "Lovelace published it in 1843. " + "filler " * 60
+    assert m.all_facts_present(long, facts) is True and m.strict_correct(long, facts, 60) is False
+    with pytest.raises(ValueError, match="max_words must be at least 1, got 0"):
+        m.strict_correct("x", facts, 0)
+
+
+def test_length_summary() -> None:
+    summary = m.length_summary([10, 2, 4, 8, 6])
+    assert (summary.median, summary.p90, summary.max) == (6.0, pytest.approx(9.2), 10.0)
+    empty = m.length_summary([])
+    assert is_nan(empty.median) and is_nan(empty.p90) and is_nan(empty.max)
