@@ -199,7 +199,7 @@ def label_fit(label: str, expected: AnswerType) -> float:
         return 0.0
     if label in NUMERIC or label in TEMPORAL:
         return 0.0
-    return 0.3 if expected.labels else 0.7
+    return 0.15 if expected.labels else 0.7
 
 
 def _phrase_fit(expected: AnswerType, proper: bool) -> float:
@@ -250,10 +250,14 @@ def plain_words(text: str) -> list[str]:
 
 
 def _informative(text: str, question: str) -> bool:
-    """A span says something the question does not: a word of it that is neither the question's nor a
-    function word ("the U.S." says nothing new to a question about "the US")."""
+    """A span says something the question does not: a word of it that is neither the question's (compared by
+    stem: "Oscar" for "the Oscars") nor a function word ("the U.S." says nothing new about "the US")."""
     asked = set(plain_words(question))
-    return any(w not in asked and w not in _FUNCTION_WORDS for w in plain_words(text))
+    asked_stems = set(tokenize(" ".join(asked)))
+    return any(
+        w not in asked and w not in _FUNCTION_WORDS and not set(tokenize(w)) <= asked_stems
+        for w in plain_words(text)
+    )
 
 
 def head_link(analysis: Analysis, inside: Sequence[int], head: str) -> float:
@@ -311,17 +315,19 @@ def _merge(found: dict[str, _Found], text: str, label: str, n: int, features: di
 
 
 def _merge_short_names(found: list[_Found]) -> list[_Found]:
-    """A person's surname alone ("Rubio") is the same candidate as the full name ("Marco Rubio")."""
-    people = [f for f in found if f.label == "PERSON" and " " in f.key]
+    """A short form is the same candidate as the longer name ending in it ("Rubio" and "Marco Rubio", "Dodgers"
+    and "Los Angeles Dodgers"): it joins the longest such name, which carries both evidence and features."""
+    named = [f for f in found if f.label not in NUMERIC | TEMPORAL and " " in f.key]
     kept = []
     for f in found:
-        longer = next((p for p in people if p is not f and p.key.endswith(" " + f.key)), None)
-        if longer is None or f.label not in ("PERSON", ""):
+        longer = [p for p in named if p is not f and p.key.endswith(" " + f.key)]
+        if not longer or f.label in NUMERIC | TEMPORAL:
             kept.append(f)
             continue
-        longer.evidence.extend(n for n in f.evidence if n not in longer.evidence)
+        target = max(longer, key=lambda p: len(p.key))
+        target.evidence.extend(n for n in f.evidence if n not in target.evidence)
         for name, value in f.features.items():
-            longer.features[name] = max(longer.features.get(name, 0.0), value)
+            target.features[name] = max(target.features.get(name, 0.0), value)
     return kept
 
 

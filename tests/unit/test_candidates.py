@@ -138,3 +138,23 @@ def test_an_unknown_head_noun_borrows_the_labels_of_the_nearest_table_noun() -> 
     assert with_nearest_labels(unknown, lambda w, nouns: [0.2] * len(nouns)) == unknown
     typed = AnswerType("entity", ("ORG",), "team")
     assert with_nearest_labels(typed, near_singer) == typed
+
+
+def test_a_short_form_joins_the_full_name(language: Language) -> None:
+    found = ranked(
+        language,
+        "Which team won the regional cup final?",
+        "The Halden Harbour Hawks won the regional cup final on Sunday.",
+        "The Hawks had lost the final twice before.",
+    )
+    hawks = [c for c in found if "Hawks" in c.text]
+    assert len(hawks) == 1 and "Halden" in hawks[0].text and set(hawks[0].evidence) == {1, 2}
+
+
+def test_a_word_the_question_holds_in_another_form_is_not_an_answer(language: Language) -> None:
+    found = ranked(
+        language,
+        "Which film swept the Oscars?",
+        "At the Oscar ceremony, Blue Harbour swept the main categories.",
+    )
+    assert "Oscar" not in [c.text for c in found]
