@@ -83,13 +83,14 @@ class AnswerType:
     happened: no span answers it). `labels` are spaCy entity labels, most wanted first (empty: any).
     `head` is the wh-phrase's head noun ("team", "people" in "how many people"), "" when there is none;
     `plural` says whether it may ask for several ("which countries", a bare "who"); "how many" asks for one
-    number.
+    number. `counted`: "how many/much <noun>" asks for a number of that noun, so `head` is what is counted.
     """
 
     kind: str
     labels: tuple[str, ...] = ()
     head: str = ""
     plural: bool = False
+    counted: bool = False
 
     @property
     def typed(self) -> bool:
@@ -202,7 +203,7 @@ def _how(words: tuple[Word, ...], i: int) -> AnswerType:
     if adverb in ("many", "much"):
         counted = _noun_after(words, i + 1)
         head = _lemma(words[counted]) if counted is not None else ""
-        return AnswerType("number", _HOW_LABELS[adverb], head)
+        return AnswerType("number", _HOW_LABELS[adverb], head, counted=bool(head))
     if words[i + 1].tag in ("JJ", "RB"):
         kind = "date" if adverb in ("long", "old") else "number"
         return AnswerType(kind, _HOW_LABELS.get(adverb, MEASURES), adverb)

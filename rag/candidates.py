@@ -33,6 +33,7 @@ from rag.language import Analysis, Span
 NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
 TEMPORAL = frozenset({"DATE", "TIME"})
 WEIGHTS = {"fit": 0.25, "evidence": 0.20, "coverage": 0.20, "syntax": 0.10, "agreement": 0.10, "head": 0.15}
+COUNTED_FLOOR = 0.3  # head link or similarity a number needs to the counted noun of "how many <noun>"
 HEAD_WINDOW = 3  # words between a candidate and the head noun that still link them ("Tesla, the automaker")
 DISTANCE_SCALE = 4.0  # words: a question word this far from a candidate counts half
 _BOUND = frozenset({"compound", "appos", "amod", "nmod", "attr"})  # parse links that tie a noun to a name
@@ -111,6 +112,8 @@ def candidates(
     merged = _merge_short_names(list(found.values()))
     if similarity is not None and expected.head:
         _add_similarity(merged, expected.head, similarity)
+    if expected.counted:  # "how many troops": a number of something else ("three people") is no answer
+        merged = [f for f in merged if f.features["head"] >= COUNTED_FLOOR]
     return sorted((_scored(f) for f in merged), key=lambda c: -c.score)
 
 

@@ -42,7 +42,7 @@ def test_which_companies_is_plural(language: Language) -> None:
 
 def test_how_many_asks_for_a_count_of_the_noun(language: Language) -> None:
     found = expect(language, "How many homes lost power after the storm?")
-    assert (found.kind, found.head, found.plural) == ("number", "home", False)
+    assert (found.kind, found.head, found.plural, found.counted) == ("number", "home", False, True)
     assert "CARDINAL" in found.labels
 
 

@@ -158,3 +158,17 @@ def test_a_word_the_question_holds_in_another_form_is_not_an_answer(language: La
         "At the Oscar ceremony, Blue Harbour swept the main categories.",
     )
     assert "Oscar" not in [c.text for c in found]
+
+
+def test_a_count_of_something_else_does_not_answer_how_many(language: Language) -> None:
+    question = "How many ferries did the council buy?"
+    sentences = ("The council bought 4 ferries in May, and 30 people attended the launch.",)
+    counted = [c.text for c in ranked(language, question, *sentences)]
+    assert "4 ferries" in counted and "30 people" not in counted
+
+    def unrelated(word: str, texts: list[str]) -> list[float]:
+        return [0.1] * len(texts)
+
+    analysed = language.analyse("How many tugboats did the council buy?")
+    evidence = [Sentence(1, 1.0, language.analyse(sentences[0]))]
+    assert candidates(analysed, expected_answer(analysed), evidence, unrelated) == []
