@@ -182,7 +182,7 @@ def _typed(labels: tuple[str, ...], head: str, plural: bool) -> AnswerType:
     if labels and labels[0] in DATES:
         kind = "date"
     elif labels and labels[0] in MEASURES:
-        kind = "number"
+        return AnswerType("number", labels, head, plural, counted=True)  # "the population": what is measured
     return AnswerType(kind, labels, head, plural)
 
 
