@@ -308,7 +308,7 @@ class Answerer:
     def _choose(self, model: BaseChatModel | None, found: Found) -> Drafted:
         """A typed question: the model picks among the top candidates under a grammar; without a model, or
         when choosing is off (`choose_options` < 2), the ranking's own pick is the answer."""
-        options_from = found.ranked[: self._settings.choose_options]
+        options_from = choose.best_fitting(found.ranked, self._settings.choose_options)
         if model is None or len(options_from) < 2:
             return self._extracted(found)
         options = choose.options_for(options_from)

@@ -169,7 +169,7 @@ def syntax_link(analysis: Analysis, inside: Sequence[int], stems: Sequence[str],
 def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, str, float]]:
     """(span, label, fit) for every span of the sentence that could be an answer of the expected kind.
 
-    Entities of an expected label fit best (1.0 for the first label, 0.8 for the others); other named
+    Entities of an expected label fit best (1.0 for the first label, 0.6 for the others); other named
     entities and proper-noun phrases fit a little when the question names labels, more when it does not;
     numbers and dates only answer number and date questions; plain noun phrases only "thing" questions or
     questions whose head noun the table does not know.
@@ -195,7 +195,7 @@ def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, 
 def label_fit(label: str, expected: AnswerType) -> float:
     """How well an entity label answers the expected type (0 = not at all)."""
     if label in expected.labels:
-        return 1.0 if label == expected.labels[0] else 0.8
+        return 1.0 if label == expected.labels[0] else 0.6
     if expected.kind == "number":
         return 0.0
     if expected.kind == "date":

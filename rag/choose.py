@@ -20,6 +20,15 @@ MAX_PICKS = 3  # options a list question ("which countries ...") may take
 MAX_CHOICE_SENTENCES = 3  # evidence sentences the model reads: prompt reading dominates CPU latency
 
 
+def best_fitting(ranked: Sequence[Candidate], count: int) -> list[Candidate]:
+    """The `count` best candidates the model chooses among: those of the most wanted kind (fit 1.0) first,
+    in rank order, so a high-ranked span of another kind (an organisation for "who") is offered only when
+    too few of the wanted kind are there."""
+    wanted = [c for c in ranked if c.features.get("fit", 0.0) >= 1.0]
+    others = [c for c in ranked if c.features.get("fit", 0.0) < 1.0]
+    return (wanted + others)[:count] if len(wanted) >= 2 else list(ranked[:count])
+
+
 def options_for(candidates: Sequence[Candidate]) -> list[str]:
     """The distinct, cleaned texts of the candidates, in rank order (one option per candidate)."""
     seen: dict[str, str] = {}

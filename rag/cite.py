@@ -151,6 +151,7 @@ class Verified:
 
 
 MIN_OVERLAP = 0.34
+_LEADING_PUNCTUATION = " ,;:.!?-–—"
 
 
 def verify(
@@ -174,7 +175,7 @@ def verify(
     unsupported: list[str] = []
     seen: set[str] = set()
     for sentence in split_answer(draft):
-        claim = strip_markers(sentence)
+        claim = strip_markers(sentence).lstrip(_LEADING_PUNCTUATION)  # "[2],,, He said" -> "He said"
         if not re.search(r"\w", claim) or normalize(claim) in seen:
             continue  # small models loop: a repeated sentence is said once
         seen.add(normalize(claim))

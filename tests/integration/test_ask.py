@@ -10,7 +10,6 @@ import pytest
 from rag import Turn, load_settings, open_pipeline
 from rag.answer import ABSTAIN_MESSAGE
 from rag.errors import EmptyStoreError, InputError
-from rag.keyword import tokenize
 from rag.types import Answer, Done, EvidenceReady, Token
 from tests.conftest import ARTICLES
 from tests.fakes.openai_server import FakeOpenAIServer, reply, status
@@ -40,16 +39,35 @@ def assert_citations_valid(pipeline, answer: Answer) -> None:  # type: ignore[no
         }
 
 
-def test_who_attended_names_every_attendee_with_valid_citations(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
+def words(text: str) -> int:
+    return len(re.sub(r"\[\d+\]", " ", text).split())
+
+
+def assert_names_stand_in_their_cited_sentences(answer: Answer) -> None:
+    """Each "names [n]" group of a rendered answer: every name occurs in evidence sentence n."""
+    by_n = {e.n: e.text for e in answer.evidence}
+    groups = re.findall(r"([^\[\]]+?)\s*\[(\d+)\]", answer.text)
+    assert groups, answer.text
+    for names, n in groups:
+        for name in re.split(r",\s*|\s+and\s+", re.sub(r"^[\s,.]*(?:and\s+)?", "", names).strip(" ,.")):
+            assert name.strip().casefold() in by_n[int(n)].casefold(), (name, by_n[int(n)])
+
+
+def test_who_attended_is_a_short_cited_list_of_people(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
     answer = evidence_pipeline.ask("Who attended the Paris talks?")
-    assert not answer.abstained
-    for name in ATTENDEES:
-        assert name in answer.text, (name, answer.text)
+    assert not answer.abstained and answer.answer_type == "entity"
+    assert words(answer.text) <= 40, answer.text
+    assert sum(name in answer.text for name in ATTENDEES) >= 2, answer.text
+    assert_names_stand_in_their_cited_sentences(answer)
     assert_citations_valid(evidence_pipeline, answer)
-    # every attendee is named by a cited sentence, not just somewhere in the answer
-    cited_text = " ".join(c.quote for c in answer.citations)
-    assert all(name in cited_text for name in ATTENDEES)
     assert answer.timings_ms["retrieve"] > 0 and answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
+
+
+def test_a_count_is_one_number_with_what_it_counts(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
+    answer = evidence_pipeline.ask("How many people were killed in the Sumy strike?")
+    assert not answer.abstained and answer.answer_type == "number"
+    assert words(answer.text) <= 6 and "people" in answer.text.lower(), answer.text
+    assert_names_stand_in_their_cited_sentences(answer)
 
 
 def test_question_the_articles_cannot_answer_abstains(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
@@ -66,14 +84,14 @@ def test_a_figure_the_articles_never_give_is_not_answered_with_another_number(ev
     assert answer.abstained and answer.text == ABSTAIN_MESSAGE
     assert answer.evidence, "the closest passages are still offered"
     counted = evidence_pipeline.ask("How many people were killed in the drone strike on Dnipro?")
-    assert not counted.abstained and "three" in counted.text
+    assert not counted.abstained and "three" in counted.text.lower()
 
 
 def test_stream_shows_evidence_before_the_answer(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
     events = list(evidence_pipeline.stream("How many people were killed in the drone strike on Dnipro?"))
     assert isinstance(events[0], EvidenceReady) and events[0].evidence
     assert isinstance(events[-1], Done)
-    assert "three" in events[-1].answer.text
+    assert "three" in events[-1].answer.text.lower()
 
 
 def test_follow_up_is_rewritten_before_retrieval(evidence_pipeline) -> None:  # type: ignore[no-untyped-def]
@@ -144,7 +162,7 @@ def test_hosted_backend_answer_is_verified_and_cited(evidence_pipeline, monkeypa
     with FakeOpenAIServer() as server:
         evidence = next(iter(evidence_pipeline.stream("Who attended the Paris talks?")))
         assert isinstance(evidence, EvidenceReady)
-        n_rubio = next(e.n for e in evidence.evidence if "Rubio" in e.text)
+        n_rubio = next(e.n for e in evidence.evidence if "Rubio" in e.text and "Witkoff" in e.text)
         server.script(
             reply(
                 f"Marco Rubio and Steve Witkoff were in Paris [{n_rubio}]. Boris Johnson also came [{n_rubio}]."
@@ -154,12 +172,25 @@ def test_hosted_backend_answer_is_verified_and_cited(evidence_pipeline, monkeypa
     assert any(isinstance(e, Token) for e in events)
     answer = events[-1].answer
     assert answer.model == "openai:fake-model"
-    assert "Rubio" in answer.text and "Witkoff" in answer.text
-    assert "Boris Johnson" not in answer.text
+    assert answer.text == f"Marco Rubio and Steve Witkoff were in Paris [{n_rubio}]."  # nothing appended
     assert answer.unsupported_sentences == ("Boris Johnson also came.",)
     assert_citations_valid(evidence_pipeline, answer)
     prompt = server.completion_requests[0].body["messages"][-1]["content"]
     assert "<evidence>" in prompt and "Who attended the Paris talks?" in prompt
+
+
+def test_write_mode_returns_a_correct_cited_answer_exactly(evidence_pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    question = "Where will the follow-up talks take place?"
+    evidence = next(iter(evidence_pipeline.stream(question)))
+    n = next(e.n for e in evidence.evidence if "London" in e.text)
+    written = f"The follow-up talks will be held in London [{n}]."
+    with FakeOpenAIServer() as server:
+        server.script(reply(written))
+        answer = _hosted(evidence_pipeline, server).ask(question)
+    assert answer.text == written
+    assert answer.model == "openai:fake-model" and answer.notice is None
+    assert [c.n for c in answer.citations] == [n]
 
 
 def test_hosted_backend_failure_still_returns_the_evidence(evidence_pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -169,16 +200,19 @@ def test_hosted_backend_failure_still_returns_the_evidence(evidence_pipeline, mo
         answer = _hosted(evidence_pipeline, server).ask("Who attended the Paris talks?")
         assert server.request_count <= 2  # bounded: one try plus llm_retries=1
     assert answer.notice and "evidence" in answer.notice
-    assert not answer.abstained and answer.citations
-    assert "Rubio" in answer.text
+    assert not answer.abstained and answer.citations and answer.model == "none"
+    assert_names_stand_in_their_cited_sentences(answer)
 
 
-def test_local_model_answer_names_every_attendee_with_valid_citations(seeded_store: Path) -> None:
+def test_the_local_model_chooses_among_the_candidates(seeded_store: Path) -> None:
     pipeline = open_pipeline(load_settings(overrides={"store_dir": str(seeded_store)}, env={}))
     answer = pipeline.ask("Who attended the Paris talks?")
-    assert answer.model == "local:qwen2.5-coder-0.5b"
-    for name in ATTENDEES:
-        assert name in answer.text, (name, answer.text)
+    # the model's own output was used: its grammar-constrained choice parsed (a fallback is labelled "none" and
+    # carries a notice), and the answer is rendered from the candidates it chose
+    assert answer.model == "local:qwen2.5-coder-0.5b" and answer.notice is None
+    assert not answer.abstained and words(answer.text) <= 40
+    assert any(name in answer.text for name in ATTENDEES), answer.text
+    assert_names_stand_in_their_cited_sentences(answer)
     assert_citations_valid(pipeline, answer)
 
 
@@ -205,44 +239,6 @@ def test_planted_injection_is_data_not_instructions(injected_store: Path) -> Non
     assert not answer.abstained
     assert_citations_valid(pipeline, answer)
     assert answer.model == "local:qwen2.5-coder-0.5b"
-
-
-@pytest.mark.parametrize(
-    ("question", "draft", "fact"),
-    [
-        # a "where" draft that cites the right sentence but names no place itself
-        (
-            "Where did John Healey host the coalition of the willing?",
-            "John Healey hosted the coalition of the willing",
-            "Brussels",
-        ),
-        # a draft made only of the question's own words
-        (
-            "Apart from Ukraine, what would Rubio and Witkoff discuss with Jean-Noel Barrot?",
-            "Jean-Noel Barrot",
-            "Middle East",
-        ),
-        # "what did X say" answered without X's words
-        (
-            "What did John Healey say about the plans for a peacekeeping force?",
-            "John Healey spoke about the peacekeeping plans",
-            "real and substantial",
-        ),
-    ],
-)
-def test_a_draft_that_only_restates_the_question_gets_its_cited_sentence_added(
-    evidence_pipeline, monkeypatch, question: str, draft: str, fact: str
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    evidence = next(iter(evidence_pipeline.stream(question)))
-    n = next(e.n for e in evidence.evidence if fact in e.text)
-    with FakeOpenAIServer() as server:
-        server.script(reply(f"{draft} [{n}]."))
-        answer = _hosted(evidence_pipeline, server).ask(question)
-    # a draft made only of the question's words is dropped; one that says a little more is kept
-    assert answer.text.startswith(draft) == bool(set(tokenize(draft)) - set(tokenize(question)))
-    assert fact in answer.text and n in {c.n for c in answer.citations}
-    assert_citations_valid(evidence_pipeline, answer)
 
 
 def test_stray_punctuation_opening_a_draft_is_dropped(evidence_pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from rag import choose
 from rag.candidates import Candidate
 from rag.choose import NONE, choice_evidence, grammar, literal, options_for, parse_choice
 from rag.types import Evidence
@@ -45,3 +46,13 @@ def test_choice_evidence_is_each_candidates_best_sentence_at_most_three() -> Non
     evidence = [Evidence(n=n, text=f"s{n}", score=0.5, spans=()) for n in range(1, 6)]
     ranked = [candidate("A", 4), candidate("B", 4), candidate("C", 2), candidate("D", 5), candidate("E", 1)]
     assert [e.n for e in choice_evidence(ranked, evidence)] == [4, 2, 5]
+
+
+def test_the_model_chooses_among_the_wanted_kind_first() -> None:
+    def c(text: str, fit: float) -> Candidate:
+        return Candidate(text, "", (1,), 0.5, {"fit": fit})
+
+    ranked = [c("Harbour Board", 0.6), c("Ilse Varga", 1.0), c("Tomas Ek", 1.0), c("Nora Lind", 1.0)]
+    assert [x.text for x in choose.best_fitting(ranked, 3)] == ["Ilse Varga", "Tomas Ek", "Nora Lind"]
+    few = [c("Harbour Board", 0.6), c("Ilse Varga", 1.0)]
+    assert choose.best_fitting(few, 3) == few  # too few of the wanted kind: rank order
