@@ -94,8 +94,10 @@ class AnswerType:
 
     @property
     def typed(self) -> bool:
-        """Whether a span of the evidence (an entity, number, date or noun phrase) can be the answer."""
-        return self.kind in ("entity", "number", "date", "thing")
+        """Whether a span of the evidence (an entity, number or date) can be the answer. A "thing" is asked
+        for by a description too loose for one noun phrase to carry it ("what must Russia agree to?"): it is
+        answered like a description, with the clause of the evidence that holds it."""
+        return self.kind in ("entity", "number", "date")
 
 
 def expected_answer(question: Analysis) -> AnswerType:

@@ -171,8 +171,8 @@ def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, 
 
     Entities of an expected label fit best (1.0 for the first label, 0.6 for the others); other named
     entities and proper-noun phrases fit a little when the question names labels, more when it does not;
-    numbers and dates only answer number and date questions; plain noun phrases only "thing" questions or
-    questions whose head noun the table does not know.
+    numbers and dates only answer number and date questions; plain noun phrases only questions whose head
+    noun the table does not know.
     """
     out: list[tuple[Span, str, float]] = []
     for entity in analysis.entities:
@@ -206,8 +206,6 @@ def label_fit(label: str, expected: AnswerType) -> float:
 
 
 def _phrase_fit(expected: AnswerType, proper: bool) -> float:
-    if expected.kind == "thing":
-        return 0.7 if proper else 0.6
     if expected.kind == "entity":
         if proper:
             return 0.3 if expected.labels else 0.6
