@@ -197,3 +197,11 @@ def raw_api_call(
         event_id = r.json()["event_id"]
         r = http.get(f"gradio_api/call/{api_name}/{event_id}")
         return r.status_code, r.text
+
+
+ATTENDEES = ("Rubio", "Witkoff", "Lammy", "Macron", "Yermak", "Sybiga", "Umerov", "Barrot", "Kellogg")
+
+
+def names_an_attendee(answer: str) -> bool:
+    """A short answer to "who attended the Paris talks?" names at least one person who was there."""
+    return any(name in answer for name in ATTENDEES)

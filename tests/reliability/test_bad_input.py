@@ -18,6 +18,7 @@ from tests.reliability.conftest import (
     assert_clean_error,
     cli_env,
     gradio_client,
+    names_an_attendee,
     raw_api_call,
     run_cli,
 )
@@ -362,7 +363,7 @@ def test_gradio_api_survives_bad_input_and_keeps_serving(auth_ui: RunningUi, fig
     for label in ("int", "float", "none", "list", "dict", "empty", "whitespace", "100k-chars", "zero-width"):
         assert outcomes[label].startswith("error: ") and len(outcomes[label]) > 12, (label, outcomes[label])
     assert "limit" in outcomes["100k-chars"]
-    assert good["citations"] and "Rubio" in good["answer"]  # the process keeps serving
+    assert good["citations"] and names_an_attendee(good["answer"])  # the process keeps serving
 
 
 @pytest.mark.e2e
@@ -395,4 +396,4 @@ def test_gradio_chat_endpoint_survives_bad_input(auth_ui: RunningUi, figures) ->
     )
     assert "limit is 2,000" in messages[1]
     assert "The 'as of' date must be a date like" in messages[5], messages[5]
-    assert "Rubio" in str(out[1][-1]["content"])
+    assert names_an_attendee(str(out[1][-1]["content"]))

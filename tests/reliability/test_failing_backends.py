@@ -21,7 +21,7 @@ from rag import load_settings, open_pipeline
 from rag.errors import RagError, StoreError
 from tests.conftest import ARTICLES
 from tests.fakes.openai_server import Behaviour, FakeOpenAIServer, hang, malformed, status, truncate
-from tests.reliability.conftest import SECRET_KEY
+from tests.reliability.conftest import SECRET_KEY, names_an_attendee
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def test_hosted_model_failure_gives_a_notice_and_the_evidence(
     assert "evidence" in answer.notice and "Traceback" not in answer.notice
     assert SECRET_KEY not in answer.notice
     assert not answer.abstained and answer.citations
-    assert "Rubio" in answer.text  # the evidence answer still answers
+    assert names_an_attendee(answer.text)  # the evidence answer still answers
 
 
 def test_json_answer_carries_the_notice(evidence_pipeline, monkeypatch, figures) -> None:  # type: ignore[no-untyped-def]
