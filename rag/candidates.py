@@ -179,6 +179,8 @@ def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, 
         fit = label_fit(entity.label, expected)
         if fit > 0 and _modifies(analysis, entity) and entity.label not in expected.labels[:1]:
             continue  # "European" in "a European official" describes the official, it does not name one
+        if fit > 0 and expected.kind == "date" and not _names_a_time(analysis, entity):
+            fit *= 0.5  # "a week", "months ago": an amount of time, not when something happened
         if fit > 0:
             out.append((_extended(analysis, entity, expected), entity.label, fit))
     covered = [(e.start, e.end) for e in analysis.entities]
@@ -211,6 +213,12 @@ def _phrase_fit(expected: AnswerType, proper: bool) -> float:
             return 0.3 if expected.labels else 0.6
         return 0.0 if expected.labels else 0.4
     return 0.0
+
+
+def _names_a_time(analysis: Analysis, span: Span) -> bool:
+    """Whether a date span names a point in time: a number or a proper noun in it ("13 April", "Tuesday",
+    "2023") rather than only an amount ("a week", "months ago")."""
+    return any(analysis.words[i].tag in ("CD", "NNP") for i in _word_indices(analysis, span))
 
 
 def _modifies(analysis: Analysis, span: Span) -> bool:

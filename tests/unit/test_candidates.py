@@ -167,3 +167,12 @@ def test_a_count_of_something_else_does_not_answer_how_many(language: Language) 
     analysed = language.analyse("How many tugboats did the council buy?")
     evidence = [Sentence(1, 1.0, language.analyse(sentences[0]))]
     assert candidates(analysed, expected_answer(analysed), evidence, unrelated) == []
+
+
+def test_when_prefers_a_point_in_time_to_an_amount_of_time(language: Language) -> None:
+    found = ranked(
+        language,
+        "When did the bridge reopen?",
+        "After a week of repairs, the bridge reopened on Tuesday, 4 March.",
+    )
+    assert found and found[0].text != "a week" and any(ch.isdigit() or ch.isupper() for ch in found[0].text)
