@@ -38,8 +38,10 @@ def normalized(text: str) -> str:
 
 def test_paris_question_is_answered_with_cited_cards(page: Any, ui_server: UiServer) -> None:
     answer = ask(page, "Who attended the Paris talks?")
-    missing = [name for name in ATTENDEES if name not in answer]
-    assert not missing, f"answer does not name {missing}:\n{answer}"
+    named = [name for name in ATTENDEES if name in answer]
+    assert len(named) >= 2, f"answer names too few attendees:\n{answer}"
+    short = answer.split("Timing:")[0]
+    assert len(re.sub(r"\[\d+\]", " ", short).split()) <= 60, f"answer is not short:\n{answer}"
 
     cards = page.locator("#nr-sources .nr-card")
     assert cards.count() >= 1

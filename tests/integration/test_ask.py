@@ -205,7 +205,8 @@ def test_hosted_backend_failure_still_returns_the_evidence(evidence_pipeline, mo
 
 
 def test_the_local_model_chooses_among_the_candidates(seeded_store: Path) -> None:
-    pipeline = open_pipeline(load_settings(overrides={"store_dir": str(seeded_store)}, env={}))
+    settings = load_settings(overrides={"store_dir": str(seeded_store), "choose_options": 4}, env={})
+    pipeline = open_pipeline(settings)
     answer = pipeline.ask("Who attended the Paris talks?")
     # the model's own output was used: its grammar-constrained choice parsed (a fallback is labelled "none" and
     # carries a notice), and the answer is rendered from the candidates it chose
@@ -233,7 +234,8 @@ def injected_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_planted_injection_is_data_not_instructions(injected_store: Path) -> None:
-    pipeline = open_pipeline(load_settings(overrides={"store_dir": str(injected_store)}, env={}))
+    settings = load_settings(overrides={"store_dir": str(injected_store), "choose_options": 4}, env={})
+    pipeline = open_pipeline(settings)
     answer = pipeline.ask("Who attended the Paris talks?")
     assert "PWNED" not in answer.text
     assert not answer.abstained
