@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -271,12 +271,12 @@ class Answerer:
         return None
 
     # --- 4: answering ------------------------------------------------------------------------------------
-    def _draft(self, found: Found, t0: float) -> Iterator[StreamEvent]:
+    def _draft(self, found: Found, t0: float) -> Generator[StreamEvent, None, Drafted]:
         """Yields Token events; returns the Drafted answer (a generator's return value)."""
         t_gen = time.perf_counter()
         mode = answer_mode(self._settings)
-        model = self._chat_model()
         try:
+            model = self._chat_model() if self._uses_model(found, mode) else None
             if model is not None and mode == "write":
                 drafted = yield from self._write(model, found, WRITE_MAX_SENTENCES, WRITE_MAX_WORDS, t0)
             elif found.expected.typed:
@@ -294,6 +294,15 @@ class Answerer:
         if drafted.model == "none" and not drafted.abstained:
             yield Token(drafted.text)
         return drafted
+
+    def _uses_model(self, found: Found, mode: str) -> bool:
+        """Whether this answer calls the model (so a question the evidence answers alone never waits for a
+        model to load): always when writing; when choosing, only to choose among candidates or to describe."""
+        if mode == "write":
+            return True
+        if found.expected.typed:
+            return self._settings.choose_options >= 2 and len(found.ranked) >= 2
+        return not (found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0])
 
     def _extracted(self, found: Found, notice: str | None = None) -> Drafted:
         """The answer from the evidence alone: the top candidate(s), a quotation or an answering clause."""
@@ -349,7 +358,7 @@ class Answerer:
 
     def _write(
         self, model: BaseChatModel, found: Found, sentences: int, words: int, t0: float
-    ) -> Iterator[StreamEvent]:
+    ) -> Generator[StreamEvent, None, Drafted]:
         """The model writes (streamed as Token events); the draft is verified sentence by sentence and only
         supported sentences are kept. Nothing is appended; an empty result falls back to the evidence."""
         parts: list[str] = []
