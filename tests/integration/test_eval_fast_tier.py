@@ -121,9 +121,10 @@ def test_other_corpora_pass_their_gates(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_set_with_the_default_local_model(tmp_path: Path) -> None:
+def test_smoke_set_with_the_default_local_model_choosing(tmp_path: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings(llm="local", store_dir=tmp_path / "unused-store")
+    # choose_options=4: the bundled model chooses among candidates, so its own output is what is scored
+    settings = Settings(llm="local", choose_options=4, store_dir=tmp_path / "unused-store")
     out = tmp_path / "out"
     args = eval_args("--gold", str(SMOKE), "--corpus", str(ARTICLES), "--out", str(out),
                      "--baseline", str(BASELINES / "smoke-local"), "--gate")  # fmt: skip

@@ -67,7 +67,7 @@ def test_simultaneous_sessions_get_their_own_answers(auth_ui: RunningUi, figures
         for q in asked:
             t0 = time.monotonic()
             try:
-                result = client.predict(q, chat, "none", 6, [], "", "", api_name="/chat")
+                result = client.predict(q, chat, "none", 6, [], "", "", "", api_name="/chat")
             except Exception as e:  # noqa: BLE001 - counted and reported
                 with lock:
                     errors.append(f"user {user}: {type(e).__name__}: {e}")
@@ -144,7 +144,7 @@ def test_ingest_while_answering_keeps_store_and_index_consistent(
         concurrent_askers=2, answers_during_ingest=len(answers), failures=len(failures), ingested=report.added
     )
     assert not failures, failures[:3]
-    assert answers and all("Lammy" in a for a in answers)
+    assert answers and all(a == expected for a in answers)  # the same answer while the store grows
     assert report.added == 12
     store_obj = pipeline._clients.store()  # the same store the pipeline wrote
     keyword = KeywordIndex.open(pipeline._clients.keyword_dir(), store_obj)
