@@ -86,7 +86,9 @@ def _answer_sentences(line: str) -> list[tuple[int, int]]:
     return merged
 
 
-NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
+NAME_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}
+)
 
 
 def key_terms(sentence: str, names: Iterable[str] = ()) -> set[str]:

@@ -87,7 +87,9 @@ def candidate_sentences(retrieved: Retrieved) -> list[PooledSentence]:
             span = raw[i][1]
             spans.setdefault((span.doc_id, span.start), span)
         best = raw[members[0]]
-        candidates.append(PooledSentence(best[0], tuple(spans.values()), best[2], max(raw[i][3] for i in members)))
+        candidates.append(
+            PooledSentence(best[0], tuple(spans.values()), best[2], max(raw[i][3] for i in members))
+        )
     return candidates
 
 
@@ -148,7 +150,9 @@ def relevance(
     semantic = np.clip(vectors @ query, 0.0, 1.0)
     question_tokens = set(tokenize(question))
     lexical = np.array([keyword_overlap(question_tokens, t) for t in texts])
-    return np.asarray(WEIGHT_SEMANTIC * semantic + WEIGHT_KEYWORD * lexical + WEIGHT_RANK * prior, dtype=np.float64)
+    return np.asarray(
+        WEIGHT_SEMANTIC * semantic + WEIGHT_KEYWORD * lexical + WEIGHT_RANK * prior, dtype=np.float64
+    )
 
 
 def with_fit(scores: np.ndarray, texts: Sequence[str], fit: FitFn, pool: int = FIT_POOL) -> np.ndarray:

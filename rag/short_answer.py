@@ -63,7 +63,9 @@ def quotations(text: str) -> list[str]:
     return found
 
 
-def quote_answer(evidence: Sequence[Evidence], max_words: int = MAX_CLAUSE_WORDS) -> tuple[str, tuple[int, ...]]:
+def quote_answer(
+    evidence: Sequence[Evidence], max_words: int = MAX_CLAUSE_WORDS
+) -> tuple[str, tuple[int, ...]]:
     """Someone's words as the answer: the quotation(s) of the first (most relevant) evidence sentence that
     holds one, cut to `max_words`. ("", ()) when no sentence quotes anyone."""
     for e in evidence:

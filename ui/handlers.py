@@ -85,8 +85,6 @@ class ChatPipeline(Protocol):
     ) -> IngestReport: ...
 
 
-
-
 @dataclass(frozen=True)
 class AnswerRecord:
     """An answered question, kept so that a vote on its chat message can be logged with it."""

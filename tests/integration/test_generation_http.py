@@ -32,7 +32,11 @@ def _no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def _model(server: FakeOpenAIServer) -> BaseChatModel:
     # the client's own timeout is far away: only the deadline can end these calls
     settings = Settings(
-        llm="openai", openai_base_url=server.base_url, openai_model="fake-model", llm_timeout=30.0, llm_retries=0
+        llm="openai",
+        openai_base_url=server.base_url,
+        openai_model="fake-model",
+        llm_timeout=30.0,
+        llm_retries=0,
     )
     model = build_chat_model(settings)
     assert model is not None

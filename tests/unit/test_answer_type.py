@@ -9,6 +9,7 @@ from rag.language import Language
 
 pytestmark = pytest.mark.integration  # loads spaCy's small English pipeline
 
+
 @pytest.fixture(scope="module")
 def language() -> Language:
     return Language(("sentences", "entities", "syntax"))

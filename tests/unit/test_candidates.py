@@ -79,7 +79,10 @@ def test_a_date(language: Language) -> None:
 
 
 def test_a_thing_is_not_answered_by_a_span(language: Language) -> None:
-    assert ranked(language, "Researchers found microbes that can digest what?", "Microbes digest polyester.") == []
+    assert (
+        ranked(language, "Researchers found microbes that can digest what?", "Microbes digest polyester.")
+        == []
+    )
 
 
 def test_the_same_entity_in_two_sentences_is_one_candidate_with_both_citations(language: Language) -> None:

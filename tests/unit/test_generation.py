@@ -47,7 +47,9 @@ class EndlessChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "endless-fake"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Any:
         raise NotImplementedError("sync calls are not used by rag.generation")
 
     async def _waiting(self, seconds: float) -> None:

@@ -107,8 +107,6 @@ def test_without_an_analyser_the_previous_question_is_appended() -> None:
     assert condense("and what did he say?", []) == "and what did he say?"
 
 
-
-
 @pytest.mark.parametrize(
     ("question", "parts"),
     [

@@ -16,8 +16,16 @@ from rag.types import Evidence, SourceSpan
 
 
 def evidence(n: int, text: str) -> Evidence:
-    span = SourceSpan(doc_id=f"d{n}", chunk_id=f"c{n}", source="The Courier", title="t", published_at="2024-05-01",
-                      url="", start=0, end=len(text))
+    span = SourceSpan(
+        doc_id=f"d{n}",
+        chunk_id=f"c{n}",
+        source="The Courier",
+        title="t",
+        published_at="2024-05-01",
+        url="",
+        start=0,
+        end=len(text),
+    )
     return Evidence(n=n, text=text, score=0.9, spans=(span,))
 
 
@@ -38,7 +46,9 @@ def test_join_names() -> None:
 
 
 def test_render_spans_groups_names_by_the_sentence_that_holds_them() -> None:
-    text, cited = render_spans([candidate("Mara Ellison", 2), candidate("Tom Reyes", 2), candidate("Ivo Brandt", 1)])
+    text, cited = render_spans(
+        [candidate("Mara Ellison", 2), candidate("Tom Reyes", 2), candidate("Ivo Brandt", 1)]
+    )
     assert text == "Mara Ellison and Tom Reyes [2] and Ivo Brandt [1]."
     assert cited == (2, 1)
 
@@ -67,7 +77,10 @@ def test_quotations_find_quoted_words_but_not_apostrophes() -> None:
 
 
 def test_quote_answer_takes_the_first_sentence_that_quotes_someone() -> None:
-    found = [evidence(1, "The council met on Tuesday."), evidence(2, 'Reyes said "the levee held firm" after the storm.')]
+    found = [
+        evidence(1, "The council met on Tuesday."),
+        evidence(2, 'Reyes said "the levee held firm" after the storm.'),
+    ]
     assert quote_answer(found) == ("“the levee held firm” [2].", (2,))
     assert quote_answer(found[:1]) == ("", ())
 
