@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rag import choose, cite, short_answer
 from rag.answer_type import AnswerType, expected_answer, with_nearest_labels
-from rag.candidates import Candidate, Sentence, Similarity, candidates
+from rag.candidates import Candidate, Sentence, Similarity, candidates, kind_fit
 from rag.dates import date_context, preferred_range, retrieval_filters
 from rag.errors import InputError, ModelError
 from rag.generation import complete_with_deadline, stream_with_deadline
@@ -127,6 +127,11 @@ class Found:
     ranked: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
     dates: DateContext | None = None
+
+    @cached_property
+    def quote(self) -> tuple[str, tuple[int, ...]]:
+        """The quotation answer of the evidence ("" when no sentence quotes anyone)."""
+        return short_answer.quote_answer(self.evidence)
 
 
 @dataclass(frozen=True)
@@ -245,11 +250,7 @@ class Answerer:
                 return [1.0 if short_answer.quotations(t) else 0.0 for t in texts]
             if not expected.typed:
                 return [0.0] * len(texts)
-            out = []
-            for i, analysis in enumerate(self._language.analyse_many(texts)):
-                found = candidates(question, expected, [Sentence(i, 1.0, analysis)])
-                out.append(max((c.features["fit"] for c in found), default=0.0))
-            return out
+            return [kind_fit(question, expected, a) for a in self._language.analyse_many(texts)]
 
         return fit
 
@@ -281,9 +282,8 @@ class Answerer:
                 drafted = yield from self._write(model, found, WRITE_MAX_SENTENCES, WRITE_MAX_WORDS, t0)
             elif found.expected.typed:
                 drafted = self._choose(model, found)
-            elif found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0]:
-                text, cited = short_answer.quote_answer(found.evidence)
-                drafted = Drafted(text, cited, "none")
+            elif found.expected.kind == "quote" and found.quote[0]:
+                drafted = Drafted(*found.quote, "none")
             elif model is not None:
                 drafted = yield from self._write(model, found, 1, DESCRIBE_MAX_WORDS, t0)
             else:
@@ -302,14 +302,14 @@ class Answerer:
             return True
         if found.expected.typed:
             return self._settings.choose_options >= 2 and len(found.ranked) >= 2
-        return not (found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0])
+        return not (found.expected.kind == "quote" and found.quote[0])
 
     def _extracted(self, found: Found, notice: str | None = None) -> Drafted:
         """The answer from the evidence alone: the top candidate(s), a quotation or an answering clause."""
         if found.expected.typed and found.ranked:
             text, cited = short_answer.render_spans(listed(found.ranked, found.expected))
-        elif found.expected.kind == "quote" and short_answer.quote_answer(found.evidence)[0]:
-            text, cited = short_answer.quote_answer(found.evidence)
+        elif found.expected.kind == "quote" and found.quote[0]:
+            text, cited = found.quote
         else:
             text, cited = short_answer.clause_answer(found.evidence[0], found.standalone)
         return Drafted(text, cited, "none", notice)

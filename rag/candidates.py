@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.answer_type import AnswerType
@@ -88,24 +88,18 @@ def candidates(
     """The ranked candidates of `sentences` for a question expecting `expected` (best first)."""
     if not expected.typed or not sentences:
         return []
-    asked = set(tokenize(question.text))
-    named = {w for e in question.entities if e.label == "PERSON" for w in plain_words(e.text)}
+    asked = _Asked.of(question)
     stems = [word_stems(s.analysis) for s in sentences]
-    weights = rarity(asked, stems)
+    weights = rarity(asked.stems, stems)
     top = max(s.score for s in sentences) or 1.0
     found: dict[str, _Found] = {}
     for sentence, sentence_stems in zip(sentences, stems, strict=True):
-        for span, label, fit in spans_of_kind(sentence.analysis, expected):
-            if not _informative(span.text, question.text) or (
-                label == "PERSON" and _surname(span.text) in named
-            ):
-                continue  # the question's own entities ("Emmanuel Macron" when it asks about "Macron")
-            inside = _word_indices(sentence.analysis, span)
+        for span, label, fit, inside in _answer_spans(sentence.analysis, expected, asked):
             features = {
                 "fit": fit,
                 "evidence": max(0.0, sentence.score) / top,
                 "coverage": coverage(inside, sentence_stems, weights),
-                "syntax": syntax_link(sentence.analysis, inside, sentence_stems, asked),
+                "syntax": syntax_link(sentence.analysis, inside, sentence_stems, asked.stems),
                 "head": head_link(sentence.analysis, inside, expected.head),
             }
             _merge(found, span.text, label, sentence.n, features)
@@ -115,6 +109,48 @@ def candidates(
     if expected.counted:  # "how many troops": a number of something else ("three people") is no answer
         merged = [f for f in merged if f.features["head"] >= COUNTED_FLOOR]
     return sorted((_scored(f) for f in merged), key=lambda c: -c.score)
+
+
+def kind_fit(question: Analysis, expected: AnswerType, analysis: Analysis) -> float:
+    """How well the best span of one sentence fits the expected kind (the `fit` its best candidate would
+    get, without ranking anything): evidence selection's cue that a sentence holds an answer."""
+    if not expected.typed:
+        return 0.0
+    asked = _Asked.of(question)
+    fits = [
+        fit
+        for _, _, fit, inside in _answer_spans(analysis, expected, asked)
+        if not expected.counted or head_link(analysis, inside, expected.head) >= COUNTED_FLOOR
+    ]
+    return max(fits, default=0.0)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The question's words in the forms candidates are compared with."""
+
+    stems: set[str]  # keyword stems ("lammi")
+    words: set[str]  # plain casefolded words ("us" for "U.S.")
+    word_stems: set[str]  # stems of those plain words
+    people: set[str]  # words of the people the question names
+
+    @classmethod
+    def of(cls, question: Analysis) -> _Asked:
+        words = set(plain_words(question.text))
+        people = {w for e in question.entities if e.label == "PERSON" for w in plain_words(e.text)}
+        return cls(set(tokenize(question.text)), words, set(tokenize(" ".join(words))), people)
+
+
+def _answer_spans(
+    analysis: Analysis, expected: AnswerType, asked: _Asked
+) -> Iterator[tuple[Span, str, float, list[int]]]:
+    """(span, label, fit, word indices) of the sentence's spans of a fitting kind that say something the
+    question does not: not its own words, not its own people ("Emmanuel Macron" when it asks about
+    "Macron")."""
+    for span, label, fit in spans_of_kind(analysis, expected):
+        if not _informative(span.text, asked) or (label == "PERSON" and _surname(span.text) in asked.people):
+            continue
+        yield span, label, fit, _word_indices(analysis, span)
 
 
 def word_stems(analysis: Analysis) -> list[str]:
@@ -177,12 +213,11 @@ def spans_of_kind(analysis: Analysis, expected: AnswerType) -> list[tuple[Span, 
     out: list[tuple[Span, str, float]] = []
     for entity in analysis.entities:
         fit = label_fit(entity.label, expected)
-        if fit > 0 and _modifies(analysis, entity) and entity.label not in expected.labels[:1]:
+        if fit <= 0 or (_modifies(analysis, entity) and entity.label not in expected.labels[:1]):
             continue  # "European" in "a European official" describes the official, it does not name one
-        if fit > 0 and expected.kind == "date" and not _names_a_time(analysis, entity):
+        if expected.kind == "date" and not _names_a_time(analysis, entity):
             fit *= 0.5  # "a week", "months ago": an amount of time, not when something happened
-        if fit > 0:
-            out.append((_extended(analysis, entity, expected), entity.label, fit))
+        out.append((_extended(analysis, entity, expected), entity.label, fit))
     covered = [(e.start, e.end) for e in analysis.entities]
     for chunk in analysis.noun_chunks:
         if any(a < chunk.end and chunk.start < b for a, b in covered):
@@ -198,11 +233,7 @@ def label_fit(label: str, expected: AnswerType) -> float:
     """How well an entity label answers the expected type (0 = not at all)."""
     if label in expected.labels:
         return 1.0 if label == expected.labels[0] else 0.6
-    if expected.kind == "number":
-        return 0.0
-    if expected.kind == "date":
-        return 0.0
-    if label in NUMERIC or label in TEMPORAL:
+    if expected.kind in ("number", "date") or label in NUMERIC or label in TEMPORAL:
         return 0.0
     return 0.15 if expected.labels else 0.7
 
@@ -258,13 +289,11 @@ def plain_words(text: str) -> list[str]:
     return re.findall(r"\w+", normalize(text).replace(".", ""))
 
 
-def _informative(text: str, question: str) -> bool:
+def _informative(text: str, asked: _Asked) -> bool:
     """A span says something the question does not: a word of it that is neither the question's (compared by
     stem: "Oscar" for "the Oscars") nor a function word ("the U.S." says nothing new about "the US")."""
-    asked = set(plain_words(question))
-    asked_stems = set(tokenize(" ".join(asked)))
     return any(
-        w not in asked and w not in _FUNCTION_WORDS and not set(tokenize(w)) <= asked_stems
+        w not in asked.words and w not in _FUNCTION_WORDS and not set(tokenize(w)) <= asked.word_stems
         for w in plain_words(text)
     )
 
