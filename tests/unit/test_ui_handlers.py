@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag import Filters, Turn
-from rag.errors import InputError, ModelError
+from rag.errors import InputError, ModelError, StoreError
 from rag.types import NEWEST_ARTICLE, DateContext, DatePhrase
 from ui import handlers, render
 
@@ -264,8 +264,18 @@ def test_ingest_reports_counts_and_progress(tmp_path: Path) -> None:
 def test_outlets_and_examples_come_from_the_store() -> None:
     pipeline = FakePipeline()
     assert handlers.outlet_choices(pipeline) == ["Bad <b>Outlet</b>", "Daily Planet"]
-    assert handlers.example_questions(pipeline, 1) == pipeline.example_questions(1)
+    assert handlers.example_questions(pipeline, 1) == ["What did the author of Talks in Paris say?"]
     assert len(handlers.example_questions(pipeline)) == 2
+
+
+def test_an_unreadable_store_offers_no_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline = FakePipeline()
+
+    def broken(count: int = 4) -> list[str]:
+        raise StoreError("The store cannot be read.")
+
+    monkeypatch.setattr(pipeline, "example_questions", broken)
+    assert handlers.example_questions(pipeline) == []
 
 
 def test_timing_line_formats_each_step() -> None:
